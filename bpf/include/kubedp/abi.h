@@ -1,0 +1,120 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The kubedp datapath ABI: every map key and value, event record and shared
+ * constant, defined once in plain C that both clang -target bpf and the C++
+ * agent compile. Pinned maps are an upgrade contract: fields are appended,
+ * never reused; a retired field stays as `reserved`. Sizes and offsets are
+ * checked by static_asserts in src/datapath/abi_check.cc.
+ */
+#ifndef KUBEDP_ABI_H
+#define KUBEDP_ABI_H
+
+#ifndef __bpf__
+#include <linux/types.h>
+#endif
+
+#define KUBEDP_ABI_VERSION 1
+
+/* Map names: also the file names of the pins under the node's bpffs directory. */
+#define KDP_MAP_ENDPOINTS "kdp_endpoints"
+#define KDP_MAP_METRICS "kdp_metrics"
+#define KDP_MAP_EVENTS "kdp_events"
+
+#define KDP_ENDPOINTS_MAX 65536
+#define KDP_EVENTS_RING_BYTES (256 * 1024)
+
+/*
+ * Verdicts and drop reasons, one registry. X(NAME, code, "label"):
+ * codes below 128 are passes, 128 and above are drops. The C enum, the C++
+ * names, metric labels and CLI output are all generated from this list.
+ */
+#define KDP_REASONS(X)                                                          \
+  X(FORWARDED, 0, "forwarded")            /* redirected to a local pod */      \
+  X(TO_HOST, 1, "to-host")                /* addressed to the node itself */   \
+  X(TO_STACK, 2, "to-stack")              /* off-node: left to kernel routing */ \
+  X(PASS_NON_IPV4, 3, "pass-non-ipv4")    /* ARP, IPv6: left to the kernel */  \
+  X(DROP_UNKNOWN_DEST, 128, "unknown-destination") /* pod range, no endpoint */ \
+  X(DROP_MALFORMED, 129, "malformed-packet")                                   \
+  X(DROP_TTL_EXCEEDED, 130, "ttl-exceeded")                                    \
+  X(DROP_SPOOFED_SOURCE, 131, "spoofed-source") /* source is not the pod's IP */ \
+  X(DROP_REDIRECT_FAILED, 132, "redirect-failed")
+
+#define KDP_REASON_ENUM_ENTRY(name, code, label) KDP_##name = code,
+enum kdp_reason { KDP_REASONS(KDP_REASON_ENUM_ENTRY) };
+#undef KDP_REASON_ENUM_ENTRY
+
+#define KDP_REASON_MAX 256
+#define KDP_FIRST_DROP 128
+
+/* Direction of a packet, seen from the pod. */
+enum kdp_direction {
+  KDP_DIR_FROM_POD = 0, /* pod egress: host-side veth ingress */
+  KDP_DIR_TO_POD = 1,   /* pod ingress */
+  KDP_DIR_MAX = 2,
+};
+
+/* kdp_endpoints: HASH, pod IPv4 address -> where and who the pod is. */
+struct kdp_endpoint_key {
+  __u32 ip; /* network byte order */
+};
+
+struct kdp_endpoint_info {
+  __u32 ifindex;     /* host-side veth, in the node's network namespace */
+  __u32 endpoint_id; /* stable id from the endpoint store, never 0 */
+  __u32 identity;    /* security identity (policy); 0 until assigned */
+  __u8 pod_mac[6];   /* MAC of the pod's interface */
+  __u8 host_mac[6];  /* MAC of the host-side veth */
+  __u32 flags;       /* KDP_ENDPOINT_F_* */
+  __u32 reserved;
+};
+
+/* kdp_metrics: PERCPU_ARRAY indexed by kdp_metric_index(reason, direction). */
+struct kdp_metric {
+  __u64 packets;
+  __u64 bytes;
+};
+
+static inline __u32 kdp_metric_index(__u32 reason, __u32 direction) {
+  return reason * KDP_DIR_MAX + direction;
+}
+
+#define KDP_METRICS_MAX (KDP_REASON_MAX * KDP_DIR_MAX)
+
+/* kdp_events: RINGBUF of records that start with kdp_event_header. */
+enum kdp_event_type {
+  KDP_EVENT_DROP = 1,
+};
+
+struct kdp_event_header {
+  __u64 timestamp_ns; /* bpf_ktime_get_ns() */
+  __u16 type;         /* kdp_event_type */
+  __u16 size;         /* bytes of the whole record */
+  __u32 reserved;
+};
+
+struct kdp_drop_event {
+  struct kdp_event_header header;
+  __u32 ifindex; /* where the packet was seen */
+  __u32 saddr;   /* network byte order */
+  __u32 daddr;   /* network byte order */
+  __u16 sport;   /* network byte order, 0 for non-TCP/UDP */
+  __u16 dport;   /* network byte order, 0 for non-TCP/UDP */
+  __u8 protocol;
+  __u8 reason;    /* kdp_reason */
+  __u8 direction; /* kdp_direction */
+  __u8 reserved;
+  __u32 length; /* bytes on the wire */
+};
+
+/*
+ * Per-node settings, fixed when the programs are loaded (read-only data set
+ * through the skeleton before load, so objects are built once).
+ */
+struct kdp_node_config {
+  __u32 pod_cidr;      /* network byte order */
+  __u32 pod_cidr_mask; /* network byte order */
+  __u32 router_ip;     /* the pods' gateway, network byte order */
+  __u32 reserved;
+};
+
+#endif /* KUBEDP_ABI_H */

@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Attach point: tc ingress of a pod's host-side veth, i.e. every packet that
+ * leaves a pod. Composes the library: parse, source check, local delivery.
+ */
+#include "lib/common.h"
+#include "lib/endpoint.h"
+#include "lib/events.h"
+#include "lib/metrics.h"
+#include "lib/parse.h"
+
+const volatile struct kdp_node_config kdp_config = {};
+
+KDP_INLINE int kdp_pass(struct __sk_buff *skb, __u32 reason) {
+  kdp_count(skb, reason, KDP_DIR_FROM_POD);
+  return TC_ACT_OK;
+}
+
+/* A pod may only send with its own address from its own veth. */
+KDP_INLINE bool kdp_source_is_sender(struct __sk_buff *skb, __u32 saddr) {
+  struct kdp_endpoint_info *src = kdp_lookup_endpoint(saddr);
+  return src && src->ifindex == skb->ingress_ifindex;
+}
+
+KDP_INLINE bool kdp_in_pod_range(__u32 addr) {
+  return (addr & kdp_config.pod_cidr_mask) == kdp_config.pod_cidr;
+}
+
+SEC("tc")
+int kdp_from_pod(struct __sk_buff *skb) {
+  struct kdp_packet pkt = {};
+  int parsed = kdp_parse_ipv4(skb, &pkt);
+  if (parsed == KDP_PARSE_NOT_IPV4) return kdp_pass(skb, KDP_PASS_NON_IPV4);
+  if (parsed != KDP_PARSE_IPV4) return kdp_drop(skb, NULL, KDP_DROP_MALFORMED, KDP_DIR_FROM_POD);
+
+  if (!kdp_source_is_sender(skb, pkt.ip4->saddr))
+    return kdp_drop(skb, &pkt, KDP_DROP_SPOOFED_SOURCE, KDP_DIR_FROM_POD);
+
+  __u32 daddr = pkt.ip4->daddr;
+  struct kdp_endpoint_info *dst = kdp_lookup_endpoint(daddr);
+  if (dst) {
+    if (pkt.ip4->ttl <= 1) return kdp_drop(skb, &pkt, KDP_DROP_TTL_EXCEEDED, KDP_DIR_FROM_POD);
+    int verdict = kdp_deliver_local(&pkt, dst);
+    if (verdict != TC_ACT_REDIRECT)
+      return kdp_drop(skb, NULL, KDP_DROP_REDIRECT_FAILED, KDP_DIR_FROM_POD);
+    kdp_count(skb, KDP_FORWARDED, KDP_DIR_FROM_POD);
+    return verdict;
+  }
+  if (daddr == kdp_config.router_ip) return kdp_pass(skb, KDP_TO_HOST);
+  if (kdp_in_pod_range(daddr))
+    return kdp_drop(skb, &pkt, KDP_DROP_UNKNOWN_DEST, KDP_DIR_FROM_POD);
+  return kdp_pass(skb, KDP_TO_STACK);
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -1,0 +1,19 @@
+// Compile-time checks that the C++ view of the datapath ABI matches the layout
+// the BPF programs were built with: a drift here fails the build, not a node.
+#include <cstddef>
+
+#include "kubedp/abi.h"
+
+static_assert(sizeof(kdp_endpoint_key) == 4);
+static_assert(sizeof(kdp_endpoint_info) == 32);
+static_assert(offsetof(kdp_endpoint_info, pod_mac) == 12);
+static_assert(offsetof(kdp_endpoint_info, host_mac) == 18);
+static_assert(offsetof(kdp_endpoint_info, flags) == 24);
+static_assert(sizeof(kdp_metric) == 16);
+static_assert(sizeof(kdp_event_header) == 16);
+static_assert(sizeof(kdp_drop_event) == 40);
+static_assert(offsetof(kdp_drop_event, ifindex) == 16);
+static_assert(offsetof(kdp_drop_event, protocol) == 32);
+static_assert(offsetof(kdp_drop_event, length) == 36);
+static_assert(sizeof(kdp_node_config) == 16);
+static_assert(KDP_FIRST_DROP == KDP_DROP_UNKNOWN_DEST, "drops start at 128");

@@ -1,0 +1,42 @@
+#include "datapath/pod_program.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+// The skeleton declares its read-only data with the ABI's types.
+#include "kubedp/abi.h"
+#include "pod.skel.h"
+
+namespace kubedp::datapath {
+
+PodProgram::PodProgram(kdp_pod* skeleton) : skeleton_(skeleton) {}
+
+PodProgram::~PodProgram() { kdp_pod__destroy(skeleton_); }
+
+Result<std::unique_ptr<PodProgram>> PodProgram::Load(const std::string& pin_dir,
+                                                     const kdp_node_config& config) {
+  LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = pin_dir.c_str());
+  kdp_pod* skeleton = kdp_pod__open_opts(&opts);
+  if (!skeleton) return Status::FromErrno(errno, "opening the pod program");
+  std::unique_ptr<PodProgram> program(new PodProgram(skeleton));
+
+  skeleton->rodata->kdp_config = config;
+  if (int err = kdp_pod__load(skeleton); err != 0) {
+    return Status::FromErrno(err, "loading the pod program (pins in " + pin_dir + ")");
+  }
+
+  bpf_prog_info info{};
+  uint32_t info_len = sizeof(info);
+  if (bpf_obj_get_info_by_fd(program->ProgramFd(), &info, &info_len) == 0) {
+    program->program_id_ = info.id;
+    program->verified_insns_ = info.verified_insns;
+  }
+  return program;
+}
+
+int PodProgram::ProgramFd() const { return bpf_program__fd(skeleton_->progs.kdp_from_pod); }
+int PodProgram::EndpointsFd() const { return bpf_map__fd(skeleton_->maps.kdp_endpoints); }
+int PodProgram::MetricsFd() const { return bpf_map__fd(skeleton_->maps.kdp_metrics); }
+int PodProgram::EventsFd() const { return bpf_map__fd(skeleton_->maps.kdp_events); }
+
+}  // namespace kubedp::datapath

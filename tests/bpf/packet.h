@@ -1,0 +1,72 @@
+// Crafted frames for BPF_PROG_TEST_RUN: Ethernet + IPv4 + TCP/UDP headers with
+// a correct IPv4 header checksum, and accessors for checking rewritten output.
+#pragma once
+
+#include <arpa/inet.h>
+#include <linux/if_ether.h>
+#include <linux/ip.h>
+#include <linux/udp.h>
+
+#include <array>
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+namespace kubedp::testing {
+
+using Mac = std::array<uint8_t, 6>;
+
+inline uint16_t Ipv4Checksum(const iphdr& ip) {
+  const auto* words = reinterpret_cast<const uint16_t*>(&ip);
+  uint32_t sum = 0;
+  for (size_t i = 0; i < sizeof(iphdr) / 2; ++i) sum += words[i];
+  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+  return static_cast<uint16_t>(~sum);
+}
+
+struct PacketSpec {
+  Mac src_mac{0x02, 0xaa, 0, 0, 0, 1};
+  Mac dst_mac{0x02, 0xbb, 0, 0, 0, 1};
+  uint32_t saddr = 0;  // host byte order
+  uint32_t daddr = 0;
+  uint8_t protocol = IPPROTO_UDP;
+  uint16_t sport = 40000;
+  uint16_t dport = 8080;
+  uint8_t ttl = 64;
+  uint16_t ethertype = ETH_P_IP;
+};
+
+inline std::vector<uint8_t> BuildPacket(const PacketSpec& spec) {
+  std::vector<uint8_t> frame(sizeof(ethhdr) + sizeof(iphdr) + sizeof(udphdr) + 16, 0);
+  auto* eth = reinterpret_cast<ethhdr*>(frame.data());
+  std::memcpy(eth->h_dest, spec.dst_mac.data(), 6);
+  std::memcpy(eth->h_source, spec.src_mac.data(), 6);
+  eth->h_proto = htons(spec.ethertype);
+  auto* ip = reinterpret_cast<iphdr*>(eth + 1);
+  ip->version = 4;
+  ip->ihl = 5;
+  ip->tot_len = htons(static_cast<uint16_t>(frame.size() - sizeof(ethhdr)));
+  ip->ttl = spec.ttl;
+  ip->protocol = spec.protocol;
+  ip->saddr = htonl(spec.saddr);
+  ip->daddr = htonl(spec.daddr);
+  ip->check = Ipv4Checksum(*ip);
+  auto* ports = reinterpret_cast<uint16_t*>(ip + 1);
+  ports[0] = htons(spec.sport);
+  ports[1] = htons(spec.dport);
+  return frame;
+}
+
+inline const ethhdr& EthOf(const std::vector<uint8_t>& frame) {
+  return *reinterpret_cast<const ethhdr*>(frame.data());
+}
+inline const iphdr& IpOf(const std::vector<uint8_t>& frame) {
+  return *reinterpret_cast<const iphdr*>(frame.data() + sizeof(ethhdr));
+}
+inline Mac MacOf(const unsigned char* bytes) {
+  Mac mac;
+  std::memcpy(mac.data(), bytes, 6);
+  return mac;
+}
+
+}  // namespace kubedp::testing
