@@ -53,8 +53,8 @@ void AppendValue(std::string& out, std::string_view value) {
 
 spdlog::logger& Logger() {
   static auto logger = [] {
-    auto l = std::make_shared<spdlog::logger>(
-        "kubedp", std::make_shared<spdlog::sinks::stderr_sink_mt>());
+    auto l = std::make_shared<spdlog::logger>("kubedp",
+                                              std::make_shared<spdlog::sinks::stderr_sink_mt>());
     l->set_pattern("time=%Y-%m-%dT%H:%M:%S.%eZ %v", spdlog::pattern_time_type::utc);
     l->set_level(spdlog::level::trace);
     l->flush_on(spdlog::level::trace);
@@ -79,8 +79,7 @@ void Init(std::string_view component, std::string_view level) {
   }
 }
 
-std::string Format(Level level, std::string_view component, std::string_view msg,
-                   Fields fields) {
+std::string Format(Level level, std::string_view component, std::string_view msg, Fields fields) {
   std::string line = "level=";
   line += LevelName(level);
   line += " component=";

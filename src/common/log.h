@@ -19,10 +19,18 @@ using Fields = std::initializer_list<Field>;
 void Init(std::string_view component, std::string_view level);
 
 void Write(Level level, std::string_view msg, Fields fields);
-inline void Debug(std::string_view msg, Fields fields = {}) { Write(Level::kDebug, msg, fields); }
-inline void Info(std::string_view msg, Fields fields = {}) { Write(Level::kInfo, msg, fields); }
-inline void Warn(std::string_view msg, Fields fields = {}) { Write(Level::kWarn, msg, fields); }
-inline void Error(std::string_view msg, Fields fields = {}) { Write(Level::kError, msg, fields); }
+inline void Debug(std::string_view msg, Fields fields = {}) {
+  Write(Level::kDebug, msg, fields);
+}
+inline void Info(std::string_view msg, Fields fields = {}) {
+  Write(Level::kInfo, msg, fields);
+}
+inline void Warn(std::string_view msg, Fields fields = {}) {
+  Write(Level::kWarn, msg, fields);
+}
+inline void Error(std::string_view msg, Fields fields = {}) {
+  Write(Level::kError, msg, fields);
+}
 
 // Formats one logfmt line without the time stamp (exposed for tests).
 std::string Format(Level level, std::string_view component, std::string_view msg, Fields fields);

@@ -31,9 +31,13 @@ std::string_view ReasonLabel(uint32_t code) {
   return unknown;
 }
 
-bool IsDrop(uint32_t code) { return code >= KDP_FIRST_DROP; }
+bool IsDrop(uint32_t code) {
+  return code >= KDP_FIRST_DROP;
+}
 
-bool IsKnownReason(uint32_t code) { return Find(code) != nullptr; }
+bool IsKnownReason(uint32_t code) {
+  return Find(code) != nullptr;
+}
 
 std::string_view DirectionLabel(uint32_t direction) {
   return direction == KDP_DIR_TO_POD ? "to-pod" : "from-pod";

@@ -39,7 +39,7 @@ class [[nodiscard]] Status {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : state_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(T value) : state_(std::move(value)) {}         // NOLINT: implicit by design
   Result(Status status) : state_(std::move(status)) {}  // NOLINT: implicit by design
 
   bool ok() const { return std::holds_alternative<T>(state_); }
@@ -62,8 +62,8 @@ class [[nodiscard]] Result {
 }  // namespace kubedp
 
 // Returns early from the enclosing function when expr yields a failed Status.
-#define KUBEDP_RETURN_IF_ERROR(expr)        \
-  do {                                      \
-    ::kubedp::Status _kubedp_status = (expr); \
+#define KUBEDP_RETURN_IF_ERROR(expr)                 \
+  do {                                               \
+    ::kubedp::Status _kubedp_status = (expr);        \
     if (!_kubedp_status.ok()) return _kubedp_status; \
   } while (0)

@@ -11,7 +11,9 @@ namespace kubedp::datapath {
 
 PodProgram::PodProgram(kdp_pod* skeleton) : skeleton_(skeleton) {}
 
-PodProgram::~PodProgram() { kdp_pod__destroy(skeleton_); }
+PodProgram::~PodProgram() {
+  kdp_pod__destroy(skeleton_);
+}
 
 Result<std::unique_ptr<PodProgram>> PodProgram::Load(const std::string& pin_dir,
                                                      const kdp_node_config& config) {
@@ -34,9 +36,17 @@ Result<std::unique_ptr<PodProgram>> PodProgram::Load(const std::string& pin_dir,
   return program;
 }
 
-int PodProgram::ProgramFd() const { return bpf_program__fd(skeleton_->progs.kdp_from_pod); }
-int PodProgram::EndpointsFd() const { return bpf_map__fd(skeleton_->maps.kdp_endpoints); }
-int PodProgram::MetricsFd() const { return bpf_map__fd(skeleton_->maps.kdp_metrics); }
-int PodProgram::EventsFd() const { return bpf_map__fd(skeleton_->maps.kdp_events); }
+int PodProgram::ProgramFd() const {
+  return bpf_program__fd(skeleton_->progs.kdp_from_pod);
+}
+int PodProgram::EndpointsFd() const {
+  return bpf_map__fd(skeleton_->maps.kdp_endpoints);
+}
+int PodProgram::MetricsFd() const {
+  return bpf_map__fd(skeleton_->maps.kdp_metrics);
+}
+int PodProgram::EventsFd() const {
+  return bpf_map__fd(skeleton_->maps.kdp_events);
+}
 
 }  // namespace kubedp::datapath

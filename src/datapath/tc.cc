@@ -7,7 +7,9 @@
 namespace kubedp::datapath {
 namespace {
 
-std::string Where(int ifindex) { return "ifindex " + std::to_string(ifindex); }
+std::string Where(int ifindex) {
+  return "ifindex " + std::to_string(ifindex);
+}
 
 }  // namespace
 
@@ -15,8 +17,8 @@ Status AttachIngress(int ifindex, int prog_fd) {
   LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_INGRESS);
   int err = bpf_tc_hook_create(&hook);
   if (err && err != -EEXIST) return Status::FromErrno(err, "creating clsact on " + Where(ifindex));
-  LIBBPF_OPTS(bpf_tc_opts, opts, .prog_fd = prog_fd, .flags = BPF_TC_F_REPLACE,
-              .handle = kTcHandle, .priority = kTcPriority);
+  LIBBPF_OPTS(bpf_tc_opts, opts, .prog_fd = prog_fd, .flags = BPF_TC_F_REPLACE, .handle = kTcHandle,
+              .priority = kTcPriority);
   err = bpf_tc_attach(&hook, &opts);
   if (err) return Status::FromErrno(err, "attaching tc ingress on " + Where(ifindex));
   return Status::Ok();

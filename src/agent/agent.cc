@@ -1,0 +1,468 @@
+#include "agent/agent.h"
+
+#include <arpa/inet.h>
+#include <bpf/libbpf.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "common/log.h"
+#include "common/reasons.h"
+#include "control/endpoints.h"
+#include "datapath/maps.h"
+#include "datapath/pins.h"
+#include "datapath/tc.h"
+#include "netdev/netdev.h"
+
+namespace kubedp::agent {
+namespace fs = std::filesystem;
+using api::Json;
+
+namespace {
+
+constexpr size_t kRecentErrors = 20;
+constexpr size_t kRecentDrops = 50;
+
+Status EnterNetns(const std::string& path) {
+  auto fd = netdev::OpenNetns(path);
+  if (!fd.ok()) return fd.status();
+  // Before any thread exists, so the whole process lives in the node's namespace.
+  if (setns(fd->get(), CLONE_NEWNET) != 0) return Status::FromErrno(errno, "joining " + path);
+  return Status::Ok();
+}
+
+Status MakeDir(const std::string& dir, fs::perms perms) {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) return Status::FromErrno(ec.value(), "creating " + dir);
+  fs::permissions(dir, perms, ec);
+  return Status::Ok();
+}
+
+Result<std::string> StringParam(const Json& params, const char* name) {
+  auto it = params.find(name);
+  if (it == params.end() || !it->is_string() || it->get<std::string>().empty()) {
+    return Status::Invalid(std::string("parameter '") + name + "' is missing or not a string");
+  }
+  return it->get<std::string>();
+}
+
+control::EndpointRecord ToRecord(const ipam::Allocation& allocation) {
+  control::EndpointRecord record{
+      .ip = allocation.ip, .endpoint_id = allocation.endpoint_id, .ifindex = allocation.ifindex};
+  if (auto mac = ParseMac(allocation.pod_mac); mac.ok()) record.pod_mac = *mac;
+  if (auto mac = ParseMac(allocation.host_mac); mac.ok()) record.host_mac = *mac;
+  return record;
+}
+
+std::string Now() {
+  auto now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+  char text[32];
+  std::strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
+  return text;
+}
+
+}  // namespace
+
+Agent::Agent(AgentConfig config)
+    : config_(std::move(config)), started_(std::chrono::steady_clock::now()) {}
+
+Agent::~Agent() {
+  if (events_) ring_buffer__free(events_);
+  if (server_) ::unlink(server_->path().c_str());
+}
+
+Result<std::unique_ptr<Agent>> Agent::Start(const AgentConfig& config) {
+  std::unique_ptr<Agent> agent(new Agent(config));
+  KUBEDP_RETURN_IF_ERROR(agent->Init());
+  return agent;
+}
+
+Status Agent::Init() {
+  if (config_.node_name.empty()) return Status::Invalid("--node-name is required");
+  if (!config_.netns.empty()) KUBEDP_RETURN_IF_ERROR(EnterNetns(config_.netns));
+  KUBEDP_RETURN_IF_ERROR(MakeDir(config_.state_dir, fs::perms::owner_all));
+  KUBEDP_RETURN_IF_ERROR(MakeDir(config_.run_dir, fs::perms::owner_all));
+
+  if (!config_.manifest_dir.empty()) {
+    manifests_ = std::make_unique<source::ManifestDirectory>(config_.manifest_dir);
+    ReloadManifests();
+    auto watcher = source::DirectoryWatcher::Open(config_.manifest_dir);
+    if (!watcher.ok()) return watcher.status();
+    watcher_.emplace(std::move(watcher).value());
+  }
+  KUBEDP_RETURN_IF_ERROR(ResolvePodCidr());
+
+  auto store = ipam::Store::Open(config_.state_dir + "/endpoints.db");
+  if (!store.ok()) return store.status();
+  store_ = std::move(store).value();
+  auto allocator = ipam::Allocator::Create(*store_, pod_cidr_);
+  if (!allocator.ok()) return allocator.status();
+  allocator_.emplace(std::move(allocator).value());
+
+  KUBEDP_RETURN_IF_ERROR(datapath::EnsureBpffsMounted());
+  KUBEDP_RETURN_IF_ERROR(datapath::CreateNodePinDir(config_.DatapathId()));
+  kdp_node_config node_config{.pod_cidr = htonl(pod_cidr_.network),
+                              .pod_cidr_mask = htonl(pod_cidr_.Mask()),
+                              .router_ip = htonl(allocator_->Gateway())};
+  auto program =
+      datapath::PodProgram::Load(datapath::NodePinDir(config_.DatapathId()), node_config);
+  if (!program.ok()) return program.status();
+  program_ = std::move(program).value();
+
+  events_ = ring_buffer__new(program_->EventsFd(), &Agent::OnRingEvent, this, nullptr);
+  if (!events_) return Status::FromErrno(errno, "opening the event ring");
+
+  KUBEDP_RETURN_IF_ERROR(EnsureRouterDevice());
+  KUBEDP_RETURN_IF_ERROR(RestoreEndpoints());
+
+  auto server = api::RpcServer::Listen(api::SocketPath(config_.run_dir));
+  if (!server.ok()) return server.status();
+  server_.emplace(std::move(server).value());
+  log::Info("agent ready", {{"node", config_.node_name},
+                            {"pod_cidr", pod_cidr_.ToString()},
+                            {"socket", server_->path()},
+                            {"pins", datapath::NodePinDir(config_.DatapathId())},
+                            {"verified_insns", std::to_string(program_->VerifiedInstructions())}});
+  return Status::Ok();
+}
+
+Status Agent::ResolvePodCidr() {
+  std::string cidr = config_.pod_cidr;
+  if (cidr.empty() && manifests_) {
+    const auto& nodes = manifests_->State().nodes;
+    if (auto it = nodes.find(config_.node_name); it != nodes.end() && !it->second.pod_cidrs.empty())
+      cidr = it->second.pod_cidrs.front();
+  }
+  if (cidr.empty()) {
+    return Status::Invalid(
+        "no pod CIDR for node " + config_.node_name +
+        ": give --pod-cidr or a Node object with spec.podCIDR in " +
+        (config_.manifest_dir.empty() ? "--manifest-dir" : config_.manifest_dir));
+  }
+  auto parsed = Ipv4Cidr::Parse(cidr);
+  if (!parsed.ok()) return parsed.status().Context("pod CIDR of node " + config_.node_name);
+  pod_cidr_ = *parsed;
+  return Status::Ok();
+}
+
+// The pods' gateway address lives on a veth pair of the node (kubedp_host and
+// its peer kubedp_net) so the node answers it and can reach pods from its own
+// stack (kubelet probes). A veth rather than a dummy: not every kernel has dummy.
+Status Agent::EnsureRouterDevice() {
+  auto index = netdev::LinkIndex(kRouterDevice);
+  if (!index.ok()) return index.status();
+  if (*index == 0) {
+    auto here = netdev::OpenNetns("/proc/thread-self/ns/net");
+    if (!here.ok()) return here.status();
+    KUBEDP_RETURN_IF_ERROR(netdev::CreateVethPair(kRouterDevice, kRouterPeer, here->get()));
+  }
+  auto present = netdev::HasAddress(kRouterDevice, allocator_->Gateway(), 32);
+  if (!present.ok()) return present.status();
+  if (!*present) {
+    KUBEDP_RETURN_IF_ERROR(netdev::AddAddress(kRouterDevice, allocator_->Gateway(), 32));
+  }
+  KUBEDP_RETURN_IF_ERROR(netdev::SetLinkUp(kRouterPeer));
+  return netdev::SetLinkUp(kRouterDevice);
+}
+
+// After a restart: every endpoint in the store whose veth still exists gets the
+// freshly loaded program (an atomic replace) and its map entry.
+Status Agent::RestoreEndpoints() {
+  auto allocations = store_->List();
+  if (!allocations.ok()) return allocations.status();
+  for (const auto& allocation : *allocations) {
+    if (allocation.host_ifname.empty()) continue;
+    auto ifindex = netdev::LinkIndex(allocation.host_ifname);
+    if (!ifindex.ok() || *ifindex == 0) {
+      log::Warn("endpoint interface gone",
+                {{"pod", allocation.pod_namespace + "/" + allocation.pod_name},
+                 {"interface", allocation.host_ifname}});
+      continue;
+    }
+    if (*ifindex != allocation.ifindex) {
+      KUBEDP_RETURN_IF_ERROR(store_->UpdateEndpoint(allocation.container_id, allocation.ifname,
+                                                    allocation.host_ifname, *ifindex,
+                                                    allocation.pod_mac, allocation.host_mac));
+    }
+    if (auto status = datapath::AttachIngress(*ifindex, program_->ProgramFd()); !status.ok()) {
+      RecordError(status.message());
+    }
+  }
+  return ReconcileEndpointMap();
+}
+
+Status Agent::ReconcileEndpointMap() {
+  auto allocations = store_->List();
+  if (!allocations.ok()) return allocations.status();
+  std::vector<control::EndpointRecord> records;
+  for (const auto& allocation : *allocations) records.push_back(ToRecord(allocation));
+  datapath::EndpointMap map(program_->EndpointsFd());
+  return map.Reconcile(control::CompileEndpoints(records));
+}
+
+void Agent::ReloadManifests() {
+  auto report = manifests_->Reload();
+  manifest_errors_.clear();
+  for (const auto& error : report.errors) {
+    log::Warn("manifest rejected, last good objects stay in force",
+              {{"path", error.path}, {"reason", error.message}});
+    manifest_errors_.push_back(Json{{"path", error.path}, {"message", error.message}});
+  }
+  if (report.changed) {
+    const auto& state = manifests_->State();
+    log::Info("cluster state loaded",
+              {{"pods", std::to_string(state.pods.size())},
+               {"services", std::to_string(state.services.size())},
+               {"policies", std::to_string(state.network_policies.size())}});
+  }
+}
+
+void Agent::RecordError(const std::string& message) {
+  log::Error("error", {{"reason", message}});
+  recent_errors_.push_back(Json{{"time", Now()}, {"message", message}});
+  while (recent_errors_.size() > kRecentErrors) recent_errors_.pop_front();
+}
+
+int Agent::OnRingEvent(void* ctx, void* data, size_t size) {
+  auto* agent = static_cast<Agent*>(ctx);
+  if (size < sizeof(kdp_drop_event)) return 0;
+  const auto* event = static_cast<const kdp_drop_event*>(data);
+  if (event->header.type != KDP_EVENT_DROP) return 0;
+  agent->recent_drops_.push_back(Json{
+      {"time", Now()},
+      {"reason", ReasonLabel(event->reason)},
+      {"direction", DirectionLabel(event->direction)},
+      {"source", FormatIpv4(ntohl(event->saddr))},
+      {"destination", FormatIpv4(ntohl(event->daddr))},
+      {"protocol", event->protocol},
+      {"source_port", ntohs(event->sport)},
+      {"destination_port", ntohs(event->dport)},
+      {"ifindex", event->ifindex},
+  });
+  while (agent->recent_drops_.size() > kRecentDrops) agent->recent_drops_.pop_front();
+  return 0;
+}
+
+Status Agent::Run() {
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  sigprocmask(SIG_BLOCK, &signals, nullptr);
+  UniqueFd signal_fd(signalfd(-1, &signals, SFD_CLOEXEC));
+  if (!signal_fd.valid()) return Status::FromErrno(errno, "creating signalfd");
+
+  auto handler = [this](const std::string& method, const Json& params) {
+    return Handle(method, params);
+  };
+  while (true) {
+    std::vector<pollfd> fds{{signal_fd.get(), POLLIN, 0},
+                            {server_->fd(), POLLIN, 0},
+                            {ring_buffer__epoll_fd(events_), POLLIN, 0}};
+    if (watcher_) fds.push_back({watcher_->fd(), POLLIN, 0});
+    if (poll(fds.data(), fds.size(), -1) < 0) {
+      if (errno == EINTR) continue;
+      return Status::FromErrno(errno, "waiting for events");
+    }
+    if (fds[0].revents) {
+      log::Info("agent stopping; the datapath keeps forwarding");
+      return Status::Ok();
+    }
+    if (fds[1].revents) server_->ServeOne(handler);
+    if (fds[2].revents) ring_buffer__consume(events_);
+    if (fds.size() > 3 && fds[3].revents && watcher_->Drain()) ReloadManifests();
+  }
+}
+
+Result<Json> Agent::Handle(const std::string& method, const Json& params) {
+  Result<Json> result = Status::Invalid("unknown method '" + method + "'");
+  if (method == "health") {
+    result = Json{{"node", config_.node_name}, {"healthy", true}};
+  } else if (method == "status") {
+    result = DescribeStatus();
+  } else if (method == "endpoint.create") {
+    result = CreateEndpoint(params);
+  } else if (method == "endpoint.delete") {
+    result = DeleteEndpoint(params);
+  } else if (method == "endpoint.list") {
+    result = ListEndpoints();
+  } else if (method == "metrics") {
+    result = MetricsJson();
+  }
+  if (!result.ok()) RecordError(method + ": " + result.status().message());
+  return result;
+}
+
+Result<Json> Agent::CreateEndpoint(const Json& params) {
+  ipam::AllocationRequest request;
+  for (auto [field, name] :
+       {std::pair{&request.container_id, "container_id"}, std::pair{&request.ifname, "ifname"},
+        std::pair{&request.netns, "netns"}, std::pair{&request.pod_namespace, "pod_namespace"},
+        std::pair{&request.pod_name, "pod_name"}}) {
+    auto value = StringParam(params, name);
+    if (!value.ok()) return value.status();
+    *field = *value;
+  }
+  auto host_ifname = StringParam(params, "host_ifname");
+  if (!host_ifname.ok()) return host_ifname.status();
+  auto pod_mac = StringParam(params, "pod_mac");
+  if (!pod_mac.ok()) return pod_mac.status();
+  if (auto mac = ParseMac(*pod_mac); !mac.ok()) return mac.status().Context("pod_mac");
+
+  auto allocation = allocator_->Allocate(request);
+  if (!allocation.ok()) return allocation.status();
+
+  // Everything after the reservation is undone if a later step fails.
+  auto attach = [&]() -> Status {
+    auto ifindex = netdev::LinkIndex(*host_ifname);
+    if (!ifindex.ok()) return ifindex.status();
+    if (*ifindex == 0) return Status::NotFound("host interface " + *host_ifname + " not found");
+    auto host_mac = netdev::LinkMac(*host_ifname);
+    if (!host_mac.ok()) return host_mac.status();
+    KUBEDP_RETURN_IF_ERROR(store_->UpdateEndpoint(request.container_id, request.ifname,
+                                                  *host_ifname, *ifindex, *pod_mac,
+                                                  FormatMac(*host_mac)));
+    KUBEDP_RETURN_IF_ERROR(netdev::AddLinkRoute(*host_ifname, allocation->ip, 32));
+    KUBEDP_RETURN_IF_ERROR(datapath::AttachIngress(*ifindex, program_->ProgramFd()));
+    return ReconcileEndpointMap();
+  };
+  if (Status status = attach(); !status.ok()) {
+    (void)allocator_->Release(request.container_id, request.ifname);
+    (void)ReconcileEndpointMap();
+    return status.Context("attaching endpoint " + request.pod_namespace + "/" + request.pod_name);
+  }
+  auto stored = store_->Find(request.container_id, request.ifname);
+  if (!stored.ok() || !stored->has_value()) return Status::Error(EIO, "endpoint vanished");
+  const ipam::Allocation& endpoint = **stored;
+  log::Info("endpoint created", {{"pod", request.pod_namespace + "/" + request.pod_name},
+                                 {"ip", FormatIpv4(endpoint.ip)},
+                                 {"interface", endpoint.host_ifname},
+                                 {"endpoint_id", std::to_string(endpoint.endpoint_id)}});
+  return Json{{"ip", FormatIpv4(endpoint.ip)},
+              {"prefix_length", 32},
+              {"gateway", FormatIpv4(allocator_->Gateway())},
+              {"pod_cidr", pod_cidr_.ToString()},
+              {"host_mac", endpoint.host_mac},
+              {"endpoint_id", endpoint.endpoint_id}};
+}
+
+Result<Json> Agent::DeleteEndpoint(const Json& params) {
+  auto container_id = StringParam(params, "container_id");
+  if (!container_id.ok()) return container_id.status();
+  auto ifname = StringParam(params, "ifname");
+  if (!ifname.ok()) return ifname.status();
+  auto found = store_->Find(*container_id, *ifname);
+  if (!found.ok()) return found.status();
+  if (found->has_value()) {
+    const ipam::Allocation& endpoint = **found;
+    (void)netdev::DeleteLinkRoute(endpoint.host_ifname, endpoint.ip, 32);
+    KUBEDP_RETURN_IF_ERROR(allocator_->Release(*container_id, *ifname));
+    log::Info("endpoint deleted", {{"pod", endpoint.pod_namespace + "/" + endpoint.pod_name},
+                                   {"ip", FormatIpv4(endpoint.ip)}});
+  }
+  KUBEDP_RETURN_IF_ERROR(ReconcileEndpointMap());
+  return Json{{"released", found->has_value()}};
+}
+
+Result<Json> Agent::ListEndpoints() {
+  auto allocations = store_->List();
+  if (!allocations.ok()) return allocations.status();
+  Json list = Json::array();
+  for (const auto& a : *allocations) {
+    Json labels = Json::object();
+    if (manifests_) {
+      const auto& pods = manifests_->State().pods;
+      if (auto it = pods.find(a.pod_namespace + "/" + a.pod_name); it != pods.end()) {
+        labels = it->second.meta.labels;
+      }
+    }
+    auto attached =
+        a.ifindex > 0 ? datapath::AttachedIngressProgramId(a.ifindex) : Result<uint32_t>(0u);
+    list.push_back(Json{{"endpoint_id", a.endpoint_id},
+                        {"namespace", a.pod_namespace},
+                        {"pod", a.pod_name},
+                        {"ip", FormatIpv4(a.ip)},
+                        {"interface", a.host_ifname},
+                        {"ifindex", a.ifindex},
+                        {"pod_mac", a.pod_mac},
+                        {"container_id", a.container_id},
+                        {"netns", a.netns},
+                        {"labels", labels},
+                        {"program_id", attached.ok() ? *attached : 0u}});
+  }
+  return list;
+}
+
+Json Agent::MetricsJson() {
+  Json rows = Json::array();
+  auto metrics = datapath::MetricsMap(program_->MetricsFd()).Read();
+  if (!metrics.ok()) return rows;
+  for (const auto& row : *metrics) {
+    rows.push_back(Json{{"reason", ReasonLabel(row.reason)},
+                        {"code", row.reason},
+                        {"drop", IsDrop(row.reason)},
+                        {"direction", DirectionLabel(row.direction)},
+                        {"packets", row.packets},
+                        {"bytes", row.bytes}});
+  }
+  return rows;
+}
+
+Result<Json> Agent::DescribeStatus() {
+  auto endpoints = ListEndpoints();
+  if (!endpoints.ok()) return endpoints.status();
+  Json attachments = Json::array();
+  for (const auto& endpoint : *endpoints) {
+    attachments.push_back(Json{{"interface", endpoint["interface"]},
+                               {"ifindex", endpoint["ifindex"]},
+                               {"hook", "tc-ingress"},
+                               {"program", "kdp_from_pod"},
+                               {"program_id", endpoint["program_id"]},
+                               {"current", endpoint["program_id"] == program_->ProgramId()}});
+  }
+  Json maps = Json::array();
+  for (int fd : {program_->EndpointsFd(), program_->MetricsFd(), program_->EventsFd()}) {
+    auto fill = datapath::DescribeMap(fd);
+    if (!fill.ok()) continue;
+    maps.push_back(Json{{"name", fill->name},
+                        {"type", fill->type},
+                        {"max_entries", fill->max_entries},
+                        {"entries", fill->entries}});
+  }
+  auto uptime =
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - started_);
+  return Json{{"node", config_.node_name},
+              {"healthy", true},
+              {"uptime_seconds", uptime.count()},
+              {"pod_cidr", pod_cidr_.ToString()},
+              {"router_ip", FormatIpv4(allocator_->Gateway())},
+              {"pin_dir", datapath::NodePinDir(config_.DatapathId())},
+              {"program",
+               {{"name", "kdp_from_pod"},
+                {"id", program_->ProgramId()},
+                {"verified_instructions", program_->VerifiedInstructions()}}},
+              {"attachments", attachments},
+              {"maps", maps},
+              {"endpoints", endpoints->size()},
+              {"metrics", MetricsJson()},
+              {"recent_errors", Json(recent_errors_)},
+              {"recent_drops", Json(recent_drops_)},
+              {"manifest_errors", Json(manifest_errors_)}};
+}
+
+Status Agent::Uninstall(const AgentConfig& config, bool remove_state) {
+  if (!config.netns.empty()) KUBEDP_RETURN_IF_ERROR(EnterNetns(config.netns));
+  KUBEDP_RETURN_IF_ERROR(datapath::RemoveNodePinDir(config.DatapathId()));
+  KUBEDP_RETURN_IF_ERROR(netdev::DeleteLink(kRouterDevice));
+  std::error_code ec;
+  fs::remove(api::SocketPath(config.run_dir), ec);
+  if (remove_state) fs::remove_all(config.state_dir, ec);
+  return Status::Ok();
+}
+
+}  // namespace kubedp::agent

@@ -1,0 +1,86 @@
+// kubedp-agent: one per node. Owns IPAM and endpoints, keeps the pinned maps in
+// step with them, attaches the pod program to each pod's veth, reads cluster
+// state from a manifest directory, and answers the API on a unix socket.
+#pragma once
+
+#include <chrono>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "api/rpc.h"
+#include "common/ip.h"
+#include "common/result.h"
+#include "datapath/pod_program.h"
+#include "ipam/allocator.h"
+#include "ipam/store.h"
+#include "source/directory_watcher.h"
+#include "source/manifest_dir.h"
+
+struct ring_buffer;
+
+namespace kubedp::agent {
+
+struct AgentConfig {
+  std::string node_name;
+  std::string manifest_dir;  // empty: no cluster-state source
+  std::string state_dir;     // IPAM/endpoint store
+  std::string run_dir;       // API socket
+  std::string netns;         // join this network namespace first (lab nodes)
+  std::string pod_cidr;      // overrides the Node object's spec.podCIDR
+  std::string datapath_id;   // bpffs directory name; the node name when empty
+
+  const std::string& DatapathId() const { return datapath_id.empty() ? node_name : datapath_id; }
+};
+
+// The device that carries the pods' gateway address on the node.
+inline constexpr const char* kRouterDevice = "kubedp_host";
+inline constexpr const char* kRouterPeer = "kubedp_net";
+
+class Agent {
+ public:
+  static Result<std::unique_ptr<Agent>> Start(const AgentConfig& config);
+  ~Agent();
+  // Serves until a SIGINT or SIGTERM arrives.
+  Status Run();
+
+  // Removes everything the agent put on the node: pins, router device, socket.
+  // State (the store) is kept unless remove_state.
+  static Status Uninstall(const AgentConfig& config, bool remove_state);
+
+ private:
+  explicit Agent(AgentConfig config);
+  Status Init();
+  Status ResolvePodCidr();
+  Status EnsureRouterDevice();
+  Status RestoreEndpoints();
+  Status ReconcileEndpointMap();
+  void ReloadManifests();
+  void RecordError(const std::string& message);
+
+  Result<api::Json> Handle(const std::string& method, const api::Json& params);
+  Result<api::Json> CreateEndpoint(const api::Json& params);
+  Result<api::Json> DeleteEndpoint(const api::Json& params);
+  Result<api::Json> ListEndpoints();
+  Result<api::Json> DescribeStatus();
+  api::Json MetricsJson();
+
+  static int OnRingEvent(void* ctx, void* data, size_t size);
+
+  AgentConfig config_;
+  std::chrono::steady_clock::time_point started_;
+  Ipv4Cidr pod_cidr_;
+  std::unique_ptr<source::ManifestDirectory> manifests_;
+  std::optional<source::DirectoryWatcher> watcher_;
+  std::unique_ptr<ipam::Store> store_;
+  std::optional<ipam::Allocator> allocator_;
+  std::unique_ptr<datapath::PodProgram> program_;
+  std::optional<api::RpcServer> server_;
+  ring_buffer* events_ = nullptr;
+  std::deque<api::Json> recent_errors_;
+  std::deque<api::Json> recent_drops_;
+  std::vector<api::Json> manifest_errors_;
+};
+
+}  // namespace kubedp::agent

@@ -1,0 +1,52 @@
+// kubedp-agent: wiring only. Flags -> AgentConfig -> Agent.
+#include <CLI/CLI.hpp>
+#include <cstdio>
+
+#include "agent/agent.h"
+#include "common/log.h"
+
+int main(int argc, char** argv) {
+  kubedp::agent::AgentConfig config;
+  std::string log_level = "info";
+  bool uninstall = false;
+  bool remove_state = false;
+
+  CLI::App app{"kubedp-agent: the node agent of the kubedp dataplane"};
+  app.add_option("--node-name", config.node_name, "Name of this node (its Node object)")
+      ->required();
+  app.add_option("--manifest-dir", config.manifest_dir,
+                 "Directory of Kubernetes manifests to read cluster state from");
+  app.add_option("--state-dir", config.state_dir, "Endpoint and IPAM store directory")
+      ->default_val("/var/lib/kubedp");
+  app.add_option("--run-dir", config.run_dir, "Directory of the API socket")
+      ->default_val("/run/kubedp");
+  app.add_option("--netns", config.netns, "Join this network namespace first (lab nodes)");
+  app.add_option("--pod-cidr", config.pod_cidr, "Pod range of this node (else Node.spec.podCIDR)");
+  app.add_option("--datapath-id", config.datapath_id,
+                 "Name of the node's bpffs directory (default: the node name)");
+  app.add_option("--log-level", log_level, "debug, info, warn or error")->default_val("info");
+  app.add_flag("--uninstall", uninstall, "Remove pins, devices and socket of this node, then exit");
+  app.add_flag("--remove-state", remove_state, "With --uninstall: also delete the store");
+  CLI11_PARSE(app, argc, argv);
+
+  kubedp::log::Init("agent", log_level);
+  if (uninstall) {
+    auto status = kubedp::agent::Agent::Uninstall(config, remove_state);
+    if (!status.ok()) {
+      kubedp::log::Error("uninstall failed", {{"reason", status.message()}});
+      return 1;
+    }
+    return 0;
+  }
+  auto agent = kubedp::agent::Agent::Start(config);
+  if (!agent.ok()) {
+    kubedp::log::Error("agent failed to start", {{"reason", agent.status().message()}});
+    return 1;
+  }
+  auto status = (*agent)->Run();
+  if (!status.ok()) {
+    kubedp::log::Error("agent stopped on error", {{"reason", status.message()}});
+    return 1;
+  }
+  return 0;
+}

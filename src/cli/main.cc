@@ -1,0 +1,198 @@
+// kubedp: the command-line interface. Talks to a node's agent over its socket
+// and drives the local lab.
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <iomanip>
+#include <iostream>
+#include <sstream>
+
+#include "api/rpc.h"
+#include "common/log.h"
+#include "lab/echo.h"
+#include "lab/lab.h"
+
+namespace {
+
+using kubedp::api::Json;
+
+struct Target {
+  std::string socket = "/run/kubedp/agent.sock";
+  std::string lab;
+  std::string node;
+  std::string output = "text";
+
+  std::string Socket() const {
+    if (!lab.empty()) return kubedp::lab::NodeSocket(lab, node.empty() ? "node1" : node);
+    return socket;
+  }
+};
+
+void AddTargetOptions(CLI::App* cmd, Target& target) {
+  cmd->add_option("--socket", target.socket, "Agent API socket")->capture_default_str();
+  cmd->add_option("--lab", target.lab, "Talk to a node of this lab instead");
+  cmd->add_option("--node", target.node, "Node of the lab (default node1)");
+  cmd->add_option("-o,--output", target.output, "text or json")
+      ->check(CLI::IsMember({"text", "json"}));
+}
+
+int Fail(const kubedp::Status& status) {
+  std::cerr << "error: " << status.message() << "\n";
+  return 1;
+}
+
+std::string Pad(const std::string& text, size_t width) {
+  return text.size() >= width ? text + " " : text + std::string(width - text.size(), ' ');
+}
+
+std::string Str(const Json& value) {
+  return value.is_string() ? value.get<std::string>() : value.dump();
+}
+
+void PrintStatus(const Json& s) {
+  std::cout << "Node:        " << Str(s["node"]) << (s["healthy"].get<bool>() ? " (healthy)" : "")
+            << "\nUptime:      " << Str(s["uptime_seconds"]) << "s"
+            << "\nPod CIDR:    " << Str(s["pod_cidr"]) << " (router " << Str(s["router_ip"]) << ")"
+            << "\nPins:        " << Str(s["pin_dir"])
+            << "\nProgram:     " << Str(s["program"]["name"]) << " id " << Str(s["program"]["id"])
+            << ", " << Str(s["program"]["verified_instructions"]) << " instructions verified"
+            << "\nEndpoints:   " << Str(s["endpoints"]) << "\n\nAttachments:\n";
+  for (const auto& a : s["attachments"]) {
+    std::cout << "  " << Pad(Str(a["interface"]), 18) << Pad(Str(a["hook"]), 12) << "program "
+              << Str(a["program_id"]) << (a["current"].get<bool>() ? "" : " (stale)") << "\n";
+  }
+  std::cout << "\nMaps:\n";
+  for (const auto& m : s["maps"]) {
+    std::cout << "  " << Pad(Str(m["name"]), 16) << Pad(Str(m["type"]), 14) << Str(m["entries"])
+              << "/" << Str(m["max_entries"]) << "\n";
+  }
+  std::cout << "\nDatapath counters:\n";
+  for (const auto& m : s["metrics"]) {
+    std::cout << "  " << Pad(Str(m["reason"]), 22) << Pad(Str(m["direction"]), 10)
+              << Str(m["packets"]) << " packets, " << Str(m["bytes"]) << " bytes\n";
+  }
+  auto list = [](const char* title, const Json& items, auto line) {
+    std::cout << "\n" << title << ":" << (items.empty() ? " none\n" : "\n");
+    for (const auto& item : items) std::cout << "  " << line(item) << "\n";
+  };
+  list("Recent errors", s["recent_errors"],
+       [](const Json& e) { return Str(e["time"]) + " " + Str(e["message"]); });
+  list("Manifest errors", s["manifest_errors"],
+       [](const Json& e) { return Str(e["path"]) + ": " + Str(e["message"]); });
+  list("Recent drops", s["recent_drops"], [](const Json& d) {
+    return Str(d["time"]) + " " + Str(d["reason"]) + " " + Str(d["source"]) + " -> " +
+           Str(d["destination"]) + ":" + Str(d["destination_port"]);
+  });
+}
+
+void PrintEndpoints(const Json& endpoints) {
+  std::cout << Pad("ID", 6) << Pad("NAMESPACE/POD", 28) << Pad("IP", 16) << Pad("INTERFACE", 18)
+            << "PROGRAM\n";
+  for (const auto& e : endpoints) {
+    std::cout << Pad(Str(e["endpoint_id"]), 6) << Pad(Str(e["namespace"]) + "/" + Str(e["pod"]), 28)
+              << Pad(Str(e["ip"]), 16) << Pad(Str(e["interface"]), 18) << Str(e["program_id"])
+              << "\n";
+  }
+}
+
+int CallAndPrint(const Target& target, const std::string& method, void (*print)(const Json&)) {
+  auto result = kubedp::api::Call(target.Socket(), method);
+  if (!result.ok()) return Fail(result.status());
+  if (target.output == "json") {
+    std::cout << result->dump(2) << "\n";
+  } else {
+    print(*result);
+  }
+  return 0;
+}
+
+std::vector<int> ParsePorts(const std::string& list) {
+  std::vector<int> ports;
+  std::stringstream stream(list);
+  std::string item;
+  while (std::getline(stream, item, ',')) {
+    if (!item.empty()) ports.push_back(std::stoi(item));
+  }
+  return ports;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  kubedp::log::Init("kubedp", "info");
+  CLI::App app{"kubedp: a Kubernetes node dataplane on eBPF"};
+  app.require_subcommand(1);
+
+  Target status_target;
+  auto* status = app.add_subcommand("status", "Agent health, programs, maps, endpoints, errors");
+  AddTargetOptions(status, status_target);
+
+  Target endpoint_target;
+  auto* endpoint = app.add_subcommand("endpoint", "Endpoints of the node");
+  endpoint->require_subcommand(1);
+  auto* endpoint_list = endpoint->add_subcommand("list", "List the node's endpoints");
+  AddTargetOptions(endpoint_list, endpoint_target);
+
+  auto* lab = app.add_subcommand("lab", "A local cluster dataplane in network namespaces");
+  lab->require_subcommand(1);
+  std::string lab_file, lab_name, lab_output = "text";
+  auto* lab_up = lab->add_subcommand("up", "Build the lab of FILE and start its pods");
+  lab_up->add_option("file", lab_file, "Manifests plus a kind: Lab section")->required();
+  lab_up->add_option("--name", lab_name, "Lab name (default: the Lab object's name)");
+  auto* lab_probe =
+      lab->add_subcommand("probe", "Probe every pod from every pod, print the matrix");
+  lab_probe->add_option("--name", lab_name, "Lab name")->default_val("demo");
+  lab_probe->add_option("-o,--output", lab_output)->check(CLI::IsMember({"text", "json"}));
+  auto* lab_down =
+      lab->add_subcommand("down", "Remove everything a lab made (all labs if no --name)");
+  lab_down->add_option("--name", lab_name, "Lab name");
+
+  kubedp::lab::EchoConfig echo;
+  std::string tcp_ports, udp_ports;
+  auto* lab_echo = lab->add_subcommand("echo", "The pods' echo server (started by lab up)");
+  lab_echo->group("");  // internal
+  lab_echo->add_option("--pod", echo.pod)->required();
+  lab_echo->add_option("--tcp", tcp_ports);
+  lab_echo->add_option("--udp", udp_ports);
+  lab_echo->add_option("--ready-fd", echo.ready_fd);
+
+  CLI11_PARSE(app, argc, argv);
+
+  if (*status) return CallAndPrint(status_target, "status", PrintStatus);
+  if (*endpoint_list) return CallAndPrint(endpoint_target, "endpoint.list", PrintEndpoints);
+  if (*lab_up) {
+    auto result = kubedp::lab::Up(lab_file, {.name_override = lab_name});
+    if (!result.ok()) return Fail(result);
+    return 0;
+  }
+  if (*lab_probe) {
+    auto cells = kubedp::lab::ProbeMatrix(lab_name);
+    if (!cells.ok()) return Fail(cells.status());
+    if (lab_output == "json") {
+      std::cout << kubedp::lab::MatrixJson(*cells).dump(2) << "\n";
+    } else {
+      std::cout << kubedp::lab::FormatMatrix(*cells);
+    }
+    for (const auto& cell : *cells) {
+      if (cell.observed != cell.expected) return 2;
+    }
+    return 0;
+  }
+  if (*lab_down) {
+    std::vector<std::string> names =
+        lab_name.empty() ? kubedp::lab::FindLabs() : std::vector<std::string>{lab_name};
+    int rc = 0;
+    for (const auto& name : names) {
+      if (auto s = kubedp::lab::Down(name); !s.ok()) rc = Fail(s);
+    }
+    return rc;
+  }
+  if (*lab_echo) {
+    echo.tcp_ports = ParsePorts(tcp_ports);
+    echo.udp_ports = ParsePorts(udp_ports);
+    auto result = kubedp::lab::RunEchoServer(echo);
+    if (!result.ok()) return Fail(result);
+    return 0;
+  }
+  return 0;
+}

@@ -1,0 +1,609 @@
+#include "lab/lab.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <iomanip>
+#include <mutex>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "api/rpc.h"
+#include "common/ip.h"
+#include "common/log.h"
+#include "datapath/pins.h"
+#include "k8s/decode.h"
+#include "lab/probe.h"
+#include "lab/process.h"
+#include "netdev/netdev.h"
+
+namespace kubedp::lab {
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr const char* kRunRoot = "/run/kubedp";
+constexpr const char* kLabRoot = "/run/kubedp/lab";
+constexpr const char* kNetnsDir = "/run/netns";
+constexpr int kProbeTimeoutMs = 1000;
+
+std::string NodeDir(const std::string& lab, const std::string& node) {
+  return LabDir(lab) + "/nodes/" + node;
+}
+std::string DatapathId(const std::string& lab, const std::string& node) {
+  return lab + "_" + node;
+}
+std::string NetnsPath(const std::string& netns) {
+  return std::string(kNetnsDir) + "/" + netns;
+}
+
+// Lab, node, namespace and pod names become parts of namespace and bpffs names.
+bool ValidName(const std::string& name) {
+  if (name.empty() || name.size() > 63) return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
+  });
+}
+
+Status WriteFileAtomically(const std::string& path, const std::string& text) {
+  std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << text;
+    if (!out) return Status::Error(EIO, "writing " + tmp);
+  }
+  // A rename is one inotify event with the whole file: the agent never reads half.
+  std::error_code ec;
+  fs::rename(tmp, path, ec);
+  if (ec) return Status::FromErrno(ec.value(), "renaming " + tmp);
+  return Status::Ok();
+}
+
+Status RunIp(const std::vector<std::string>& args) {
+  SpawnOptions options{.argv = {"/usr/bin/env", "ip"}};
+  options.argv.insert(options.argv.end(), args.begin(), args.end());
+  auto result = RunCommand(options, "");
+  if (!result.ok()) return result.status();
+  if (result->exit_code != 0) {
+    std::string joined;
+    for (const auto& a : args) joined += " " + a;
+    return Status::Error(
+        EIO, "ip" + joined + " failed with exit code " + std::to_string(result->exit_code));
+  }
+  return Status::Ok();
+}
+
+// The last lines of a log, for an error message that must stand on its own
+// (a failed `lab up` removes the lab, logs included).
+std::string LogTail(const std::string& path, size_t lines = 5) {
+  std::ifstream in(path);
+  std::vector<std::string> all;
+  for (std::string line; std::getline(in, line);) all.push_back(line);
+  std::string tail;
+  for (size_t i = all.size() > lines ? all.size() - lines : 0; i < all.size(); ++i) {
+    tail += "\n  " + all[i];
+  }
+  return tail;
+}
+
+std::string ContainerId(const std::string& lab, const std::string& ns, const std::string& pod) {
+  std::hash<std::string> hash;
+  std::ostringstream id;
+  for (int round = 0; round < 4; ++round) {
+    id << std::hex << std::setfill('0') << std::setw(16)
+       << hash(std::to_string(round) + "/" + lab + "/" + ns + "/" + pod);
+  }
+  return id.str();
+}
+
+// YAML to JSON keeping what each scalar means: quoted stays a string, plain
+// scalars resolve to null, booleans and numbers as YAML 1.2's core schema says.
+Json ToJson(const YAML::Node& node) {
+  switch (node.Type()) {
+    case YAML::NodeType::Sequence: {
+      Json out = Json::array();
+      for (const auto& item : node) out.push_back(ToJson(item));
+      return out;
+    }
+    case YAML::NodeType::Map: {
+      Json out = Json::object();
+      for (const auto& item : node) out[item.first.as<std::string>()] = ToJson(item.second);
+      return out;
+    }
+    case YAML::NodeType::Scalar: {
+      const std::string& text = node.Scalar();
+      if (node.Tag() == "!") return text;
+      if (text == "null" || text == "~" || text.empty()) return nullptr;
+      if (text == "true" || text == "True") return true;
+      if (text == "false" || text == "False") return false;
+      Json number = Json::parse(text, nullptr, false);
+      if (!number.is_discarded() && number.is_number()) return number;
+      return text;
+    }
+    default:
+      return nullptr;
+  }
+}
+
+std::string ListOf(const std::vector<Json>& items) {
+  return Json{{"apiVersion", "v1"}, {"kind", "List"}, {"items", items}}.dump(2);
+}
+
+Status ParseLabSection(const YAML::Node& doc, const std::string& where, LabSpec& spec) {
+  spec.name = doc["metadata"]["name"].as<std::string>("demo");
+  if (!ValidName(spec.name)) {
+    return Status::Invalid(where + ": metadata.name '" + spec.name +
+                           "' must be 1-63 characters of a-z, 0-9 and '-'");
+  }
+  const YAML::Node nodes = doc["spec"]["nodes"];
+  if (!nodes || !nodes.IsSequence() || nodes.size() == 0) {
+    return Status::Invalid(where + ": spec.nodes must list at least one node");
+  }
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    std::string field = where + ": spec.nodes[" + std::to_string(i) + "]";
+    LabNode node{nodes[i]["name"].as<std::string>(""), nodes[i]["podCIDR"].as<std::string>("")};
+    if (!ValidName(node.name)) return Status::Invalid(field + ".name: not a valid node name");
+    if (auto cidr = Ipv4Cidr::Parse(node.pod_cidr); !cidr.ok()) {
+      return Status::Invalid(field + ".podCIDR: " + cidr.status().message());
+    }
+    spec.nodes.push_back(node);
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+std::string LabDir(const std::string& name) {
+  return std::string(kLabRoot) + "/" + name;
+}
+std::string NodeSocket(const std::string& lab, const std::string& node) {
+  return api::SocketPath(NodeDir(lab, node) + "/run");
+}
+std::string NodeNetns(const std::string& lab, const std::string& node) {
+  return "kubedp_" + lab + "_" + node;
+}
+std::string PodNetns(const std::string& lab, const std::string& ns, const std::string& pod) {
+  return "kubedp_" + lab + "_pod_" + ns + "_" + pod;
+}
+
+Result<LabSpec> ParseLabFile(const std::string& text, const std::string& origin) {
+  std::vector<YAML::Node> docs;
+  try {
+    docs = YAML::LoadAll(text);
+  } catch (const YAML::Exception& e) {
+    return Status::Invalid(origin + ": " + e.what());
+  }
+  LabSpec spec;
+  std::vector<std::pair<YAML::Node, k8s::Pod>> pods;
+  bool has_lab = false;
+  for (size_t i = 0; i < docs.size(); ++i) {
+    const YAML::Node& doc = docs[i];
+    if (!doc || doc.IsNull()) continue;
+    std::string where = origin + ": document " + std::to_string(i + 1);
+    std::string kind = doc["kind"] ? doc["kind"].as<std::string>("") : "";
+    if (kind == "Lab") {
+      KUBEDP_RETURN_IF_ERROR(ParseLabSection(doc, where, spec));
+      has_lab = true;
+      continue;
+    }
+    if (!k8s::IsModeledKind(doc["apiVersion"].as<std::string>(""), kind)) {
+      log::Warn("lab file: kind not modelled, ignored", {{"where", where}, {"kind", kind}});
+      continue;
+    }
+    auto object = k8s::DecodeObject(doc, where);
+    if (!object.ok()) return object.status();
+    if (auto* pod = std::get_if<k8s::Pod>(&*object)) {
+      pods.emplace_back(doc, *pod);
+    } else {
+      spec.cluster_documents.push_back(ToJson(doc));
+    }
+  }
+  if (!has_lab) {
+    spec.name = "demo";
+    spec.nodes.push_back({"node1", "10.244.1.0/24"});
+  }
+  std::set<std::string> node_names, pod_keys;
+  for (const auto& node : spec.nodes) node_names.insert(node.name);
+  for (auto& [doc, pod] : pods) {
+    std::string key = pod.meta.namespace_ + "/" + pod.meta.name;
+    if (!ValidName(pod.meta.namespace_) || !ValidName(pod.meta.name)) {
+      return Status::Invalid(origin + ": pod " + key +
+                             ": lab pod and namespace names must be "
+                             "1-63 characters of a-z, 0-9 and '-'");
+    }
+    if (!pod_keys.insert(key).second) return Status::Invalid(origin + ": pod " + key + " twice");
+    std::string node = pod.node_name.empty() ? spec.nodes.front().name : pod.node_name;
+    if (!node_names.count(node)) {
+      return Status::Invalid(origin + ": pod " + key + ": spec.nodeName '" + node +
+                             "' is not a node of the lab");
+    }
+    doc["spec"]["nodeName"] = node;
+    spec.pods.push_back(LabPod{pod.meta.namespace_, pod.meta.name, node, pod.ports, ""});
+    spec.pod_documents.push_back(ToJson(doc));
+  }
+  return spec;
+}
+
+Result<Json> LoadState(const std::string& name) {
+  std::ifstream in(LabDir(name) + "/state.json");
+  if (!in)
+    return Status::NotFound("lab '" + name + "' is not up (no " + LabDir(name) + "/state.json)");
+  Json state = Json::parse(in, nullptr, false);
+  if (state.is_discarded()) return Status::Invalid("lab state of '" + name + "' is corrupt");
+  return state;
+}
+
+namespace {
+
+class LabBuilder {
+ public:
+  LabBuilder(LabSpec spec, std::string file) : spec_(std::move(spec)), file_(std::move(file)) {
+    state_ = Json{
+        {"name", spec_.name}, {"file", file_}, {"nodes", Json::array()}, {"pods", Json::array()}};
+  }
+
+  Status Build() {
+    KUBEDP_RETURN_IF_ERROR(SaveState());
+    for (const auto& node : spec_.nodes) KUBEDP_RETURN_IF_ERROR(StartNode(node));
+    for (size_t i = 0; i < spec_.pods.size(); ++i) KUBEDP_RETURN_IF_ERROR(StartPod(i));
+    for (const auto& node : spec_.nodes) KUBEDP_RETURN_IF_ERROR(WritePods(node.name));
+    return SaveState();
+  }
+
+ private:
+  Status SaveState() {
+    return WriteFileAtomically(LabDir(spec_.name) + "/state.json", state_.dump(2));
+  }
+
+  Status StartNode(const LabNode& node) {
+    const std::string& lab = spec_.name;
+    std::string netns = NodeNetns(lab, node.name);
+    std::string dir = NodeDir(lab, node.name);
+    fs::create_directories(dir + "/manifests");
+    state_["nodes"].push_back(Json{{"name", node.name},
+                                   {"pod_cidr", node.pod_cidr},
+                                   {"netns", netns},
+                                   {"socket", NodeSocket(lab, node.name)},
+                                   {"datapath_id", DatapathId(lab, node.name)},
+                                   {"agent_pid", 0}});
+    KUBEDP_RETURN_IF_ERROR(SaveState());
+    KUBEDP_RETURN_IF_ERROR(RunIp({"netns", "add", netns}));
+    KUBEDP_RETURN_IF_ERROR(RunIp({"-n", netns, "link", "set", "lo", "up"}));
+    KUBEDP_RETURN_IF_ERROR(WriteClusterManifests(node));
+
+    SpawnOptions agent{
+        .argv = {SelfDir() + "/kubedp-agent", "--node-name", node.name, "--datapath-id",
+                 DatapathId(lab, node.name), "--netns", NetnsPath(netns), "--manifest-dir",
+                 dir + "/manifests", "--state-dir", dir + "/state", "--run-dir", dir + "/run"},
+        .log_path = dir + "/agent.log"};
+    auto pid = Spawn(agent);
+    if (!pid.ok()) return pid.status();
+    state_["nodes"].back()["agent_pid"] = *pid;
+    KUBEDP_RETURN_IF_ERROR(SaveState());
+    return WaitForAgent(*pid, NodeSocket(lab, node.name), dir + "/agent.log");
+  }
+
+  // Readiness: the agent answers its health call once its datapath is loaded.
+  Status WaitForAgent(pid_t pid, const std::string& socket, const std::string& log_path) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (!Alive(pid))
+        return Status::Error(ECHILD, "agent exited during start:" + LogTail(log_path));
+      if (api::Call(socket, "health", Json::object(), 1000).ok()) return Status::Ok();
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return Status::Error(ETIMEDOUT, "agent not ready after 20s:" + LogTail(log_path));
+  }
+
+  Status WriteClusterManifests(const LabNode& node) {
+    std::vector<Json> items{Json{{"apiVersion", "v1"},
+                                 {"kind", "Node"},
+                                 {"metadata", {{"name", node.name}}},
+                                 {"spec", {{"podCIDR", node.pod_cidr}}}}};
+    items.insert(items.end(), spec_.cluster_documents.begin(), spec_.cluster_documents.end());
+    return WriteFileAtomically(NodeDir(spec_.name, node.name) + "/manifests/cluster.json",
+                               ListOf(items));
+  }
+
+  // Pods as a kubelet would report them: bound to the node, running, ready, with IPs.
+  Status WritePods(const std::string& node) {
+    std::vector<Json> items;
+    for (size_t i = 0; i < spec_.pods.size(); ++i) {
+      if (spec_.pods[i].node != node) continue;
+      Json doc = spec_.pod_documents[i];
+      doc["status"] =
+          Json{{"phase", "Running"},
+               {"podIP", spec_.pods[i].ip},
+               {"podIPs", Json::array({Json{{"ip", spec_.pods[i].ip}}})},
+               {"conditions", Json::array({Json{{"type", "Ready"}, {"status", "True"}}})}};
+      items.push_back(doc);
+    }
+    return WriteFileAtomically(NodeDir(spec_.name, node) + "/manifests/pods.json", ListOf(items));
+  }
+
+  Status StartPod(size_t index) {
+    LabPod& pod = spec_.pods[index];
+    const std::string& lab = spec_.name;
+    std::string netns = PodNetns(lab, pod.namespace_, pod.name);
+    std::string container = ContainerId(lab, pod.namespace_, pod.name);
+    state_["pods"].push_back(Json{{"namespace", pod.namespace_},
+                                  {"name", pod.name},
+                                  {"node", pod.node},
+                                  {"netns", netns},
+                                  {"container_id", container},
+                                  {"ip", ""},
+                                  {"echo_pid", 0},
+                                  {"ports", Json::array()}});
+    for (const auto& port : pod.ports) {
+      state_["pods"].back()["ports"].push_back(
+          Json{{"name", port.name}, {"port", port.port}, {"protocol", port.protocol}});
+    }
+    KUBEDP_RETURN_IF_ERROR(SaveState());
+    KUBEDP_RETURN_IF_ERROR(RunIp({"netns", "add", netns}));
+
+    auto ip = CniAdd(pod, netns, container);
+    if (!ip.ok()) return ip.status().Context("pod " + pod.namespace_ + "/" + pod.name);
+    pod.ip = *ip;
+    state_["pods"].back()["ip"] = pod.ip;
+    KUBEDP_RETURN_IF_ERROR(SaveState());
+
+    auto pid = StartEcho(pod, netns);
+    if (!pid.ok()) return pid.status().Context("echo server of " + pod.namespace_ + "/" + pod.name);
+    state_["pods"].back()["echo_pid"] = *pid;
+    log::Info("pod up",
+              {{"pod", pod.namespace_ + "/" + pod.name}, {"ip", pod.ip}, {"node", pod.node}});
+    return SaveState();
+  }
+
+  // The CNI plugin runs in the node's namespace, as it would under a kubelet.
+  Result<std::string> CniAdd(const LabPod& pod, const std::string& netns,
+                             const std::string& container) {
+    std::string node_dir = NodeDir(spec_.name, pod.node);
+    Json config{{"cniVersion", "1.0.0"},
+                {"name", "kubedp"},
+                {"type", "kubedp-cni"},
+                {"agentSocket", NodeSocket(spec_.name, pod.node)}};
+    SpawnOptions cni{.argv = {SelfDir() + "/kubedp-cni"},
+                     .netns = NetnsPath(NodeNetns(spec_.name, pod.node)),
+                     .log_path = node_dir + "/cni.log",
+                     .env = {{"CNI_COMMAND", "ADD"},
+                             {"CNI_CONTAINERID", container},
+                             {"CNI_NETNS", NetnsPath(netns)},
+                             {"CNI_IFNAME", "eth0"},
+                             {"CNI_PATH", SelfDir()},
+                             {"CNI_ARGS", "IgnoreUnknown=1;K8S_POD_NAMESPACE=" + pod.namespace_ +
+                                              ";K8S_POD_NAME=" + pod.name}}};
+    auto result = RunCommand(cni, config.dump());
+    if (!result.ok()) return result.status();
+    Json out = Json::parse(result->out, nullptr, false);
+    if (result->exit_code != 0 || out.is_discarded() || !out.contains("ips")) {
+      return Status::Error(EIO, "CNI ADD failed: " + result->out);
+    }
+    std::string address = out["ips"][0]["address"].get<std::string>();
+    return address.substr(0, address.find('/'));
+  }
+
+  Result<pid_t> StartEcho(const LabPod& pod, const std::string& netns) {
+    std::string tcp, udp;
+    for (const auto& port : pod.ports) {
+      std::string& list = port.protocol == "UDP" ? udp : tcp;
+      if (port.protocol != "UDP" && port.protocol != "TCP") continue;
+      list += (list.empty() ? "" : ",") + std::to_string(port.port);
+    }
+    SpawnOptions echo{
+        .argv = {SelfDir() + "/kubedp", "lab", "echo", "--pod", pod.namespace_ + "/" + pod.name,
+                 "--tcp", tcp, "--udp", udp, "--ready-fd", "3"},
+        .netns = NetnsPath(netns),
+        .log_path = LabDir(spec_.name) + "/echo-" + pod.namespace_ + "-" + pod.name + ".log"};
+    return Spawn(echo, /*wait_ready=*/true);
+  }
+
+  LabSpec spec_;
+  std::string file_;
+  Json state_;
+};
+
+void CniDelete(const std::string& lab, const Json& pod, const Json& node) {
+  Json config{{"cniVersion", "1.0.0"},
+              {"name", "kubedp"},
+              {"type", "kubedp-cni"},
+              {"agentSocket", node["socket"]}};
+  SpawnOptions cni{.argv = {SelfDir() + "/kubedp-cni"},
+                   .netns = NetnsPath(node["netns"].get<std::string>()),
+                   .log_path = NodeDir(lab, node["name"].get<std::string>()) + "/cni.log",
+                   .env = {{"CNI_COMMAND", "DEL"},
+                           {"CNI_CONTAINERID", pod["container_id"].get<std::string>()},
+                           {"CNI_NETNS", NetnsPath(pod["netns"].get<std::string>())},
+                           {"CNI_IFNAME", "eth0"},
+                           {"CNI_PATH", SelfDir()}}};
+  (void)RunCommand(cni, config.dump());
+}
+
+// Graceful part of the teardown: the runtime's DEL for each pod, then the processes.
+void StopRecordedLab(const std::string& name, const Json& state) {
+  std::map<std::string, Json> nodes;
+  for (const auto& node : state.value("nodes", Json::array())) nodes[node["name"]] = node;
+  for (const auto& pod : state.value("pods", Json::array())) {
+    Stop(pod.value("echo_pid", 0));
+    auto node = nodes.find(pod.value("node", ""));
+    if (node != nodes.end() && Alive(node->second.value("agent_pid", 0))) {
+      CniDelete(name, pod, node->second);
+    }
+  }
+  for (const auto& [_, node] : nodes) Stop(node.value("agent_pid", 0));
+}
+
+std::vector<std::string> NetnsWithPrefix(const std::string& prefix) {
+  std::vector<std::string> names;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(kNetnsDir, ec)) {
+    std::string name = entry.path().filename().string();
+    if (name.rfind(prefix, 0) == 0) names.push_back(name);
+  }
+  return names;
+}
+
+}  // namespace
+
+Status Up(const std::string& file, const UpOptions& options) {
+  std::ifstream in(file);
+  if (!in) return Status::NotFound("cannot read lab file " + file);
+  std::stringstream text;
+  text << in.rdbuf();
+  auto spec = ParseLabFile(text.str(), file);
+  if (!spec.ok()) return spec.status();
+  if (!options.name_override.empty()) {
+    if (!ValidName(options.name_override)) return Status::Invalid("--name must be a-z, 0-9, '-'");
+    spec->name = options.name_override;
+  }
+  if (fs::exists(LabDir(spec->name))) {
+    return Status::Error(EEXIST, "lab '" + spec->name +
+                                     "' is already up; run 'kubedp lab down --name " + spec->name +
+                                     "' first");
+  }
+  KUBEDP_RETURN_IF_ERROR(datapath::EnsureBpffsMounted());
+  fs::create_directories(LabDir(spec->name));
+  std::string name = spec->name;
+  LabBuilder builder(std::move(spec).value(), fs::absolute(file).string());
+  if (Status status = builder.Build(); !status.ok()) {
+    (void)Down(name);
+    return status.Context("lab " + name);
+  }
+  return Status::Ok();
+}
+
+Status Down(const std::string& name) {
+  if (auto state = LoadState(name); state.ok()) StopRecordedLab(name, *state);
+  std::string prefix = "kubedp_" + name + "_";
+  // Whatever a crash left: processes in the lab's namespaces, then the namespaces.
+  for (const auto& netns : NetnsWithPrefix(prefix)) {
+    for (pid_t pid : ProcessesInNetns(NetnsPath(netns))) Stop(pid, 2000);
+  }
+  std::vector<std::string> failures;
+  for (const auto& netns : NetnsWithPrefix(prefix)) {
+    if (auto s = RunIp({"netns", "delete", netns}); !s.ok()) failures.push_back(s.message());
+  }
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(datapath::kPinParent, ec)) {
+    std::string id = entry.path().filename().string();
+    if (id.rfind(name + "_", 0) != 0) continue;
+    if (auto s = datapath::RemoveNodePinDir(id); !s.ok()) failures.push_back(s.message());
+  }
+  fs::remove_all(LabDir(name), ec);
+  if (fs::is_empty(kLabRoot, ec) && !ec) fs::remove(kLabRoot, ec);
+  if (fs::is_empty(kRunRoot, ec) && !ec) fs::remove(kRunRoot, ec);
+  if (!failures.empty())
+    return Status::Error(EIO, "lab " + name + " teardown: " + failures.front());
+  return Status::Ok();
+}
+
+std::vector<std::string> FindLabs() {
+  std::set<std::string> labs;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(kLabRoot, ec)) {
+    labs.insert(entry.path().filename().string());
+  }
+  for (const auto& netns : NetnsWithPrefix("kubedp_")) {
+    std::string rest = netns.substr(7);
+    labs.insert(rest.substr(0, rest.find('_')));
+  }
+  for (const auto& entry : fs::directory_iterator(datapath::kPinParent, ec)) {
+    std::string id = entry.path().filename().string();
+    if (id.find('_') != std::string::npos) labs.insert(id.substr(0, id.find('_')));
+  }
+  return {labs.begin(), labs.end()};
+}
+
+Result<std::vector<ProbeCell>> ProbeMatrix(const std::string& name) {
+  auto state = LoadState(name);
+  if (!state.ok()) return state.status();
+  const Json& pods = (*state)["pods"];
+  std::vector<std::vector<ProbeCell>> per_source(pods.size());
+  std::vector<std::thread> workers;
+  for (size_t s = 0; s < pods.size(); ++s) {
+    workers.emplace_back([&, s] {
+      const Json& from = pods[s];
+      std::string from_key =
+          from["namespace"].get<std::string>() + "/" + from["name"].get<std::string>();
+      // setns is per thread: each source pod probes from its own namespace.
+      auto guard = netdev::NetnsGuard::Enter(NetnsPath(from["netns"]));
+      for (const auto& to : pods) {
+        std::string to_key =
+            to["namespace"].get<std::string>() + "/" + to["name"].get<std::string>();
+        auto ip = ParseIpv4(to.value("ip", ""));
+        for (const auto& port : to["ports"]) {
+          ProbeCell cell{from_key, to_key, port["port"], port["protocol"], true, false, ""};
+          if (!guard.ok()) {
+            cell.detail = guard.status().message();
+          } else if (!ip.ok()) {
+            cell.detail = "destination has no IP";
+          } else {
+            ProbeResult result = Probe({*ip, cell.port, cell.protocol}, kProbeTimeoutMs);
+            cell.observed = result.connected && result.answered_by == to_key;
+            cell.detail = result.error.empty() ? "answered by " + result.answered_by : result.error;
+          }
+          per_source[s].push_back(cell);
+        }
+      }
+    });
+  }
+  for (auto& worker : workers) worker.join();
+  std::vector<ProbeCell> cells;
+  for (auto& row : per_source) cells.insert(cells.end(), row.begin(), row.end());
+  return cells;
+}
+
+std::string FormatMatrix(const std::vector<ProbeCell>& cells) {
+  std::vector<std::string> sources, targets;
+  std::map<std::pair<std::string, std::string>, std::string> marks;
+  size_t mismatches = 0;
+  for (const auto& cell : cells) {
+    std::string target = cell.to + ":" + std::to_string(cell.port) + "/" + cell.protocol;
+    if (std::find(sources.begin(), sources.end(), cell.from) == sources.end())
+      sources.push_back(cell.from);
+    if (std::find(targets.begin(), targets.end(), target) == targets.end())
+      targets.push_back(target);
+    std::string mark = cell.observed ? "ok" : "X";
+    if (cell.observed != cell.expected) {
+      mark += "!";
+      ++mismatches;
+    }
+    marks[{cell.from, target}] = mark;
+  }
+  size_t width = 4;
+  for (const auto& s : sources) width = std::max(width, s.size());
+  std::ostringstream out;
+  out << "Connectivity observed on the wire (ok = answered by the right pod, X = no answer,\n"
+         "! = differs from what the cluster's rules expect). Columns:\n";
+  for (size_t i = 0; i < targets.size(); ++i) out << "  [" << i + 1 << "] " << targets[i] << "\n";
+  out << std::string(width, ' ');
+  for (size_t i = 0; i < targets.size(); ++i)
+    out << " " << std::setw(4) << ("[" + std::to_string(i + 1) + "]");
+  out << "\n";
+  for (const auto& source : sources) {
+    out << source << std::string(width - source.size(), ' ');
+    for (const auto& target : targets) out << " " << std::setw(4) << marks[{source, target}];
+    out << "\n";
+  }
+  out << cells.size() << " probes, " << mismatches << " differ from expected\n";
+  return out.str();
+}
+
+Json MatrixJson(const std::vector<ProbeCell>& cells) {
+  Json out = Json::array();
+  for (const auto& c : cells) {
+    out.push_back(Json{{"from", c.from},
+                       {"to", c.to},
+                       {"port", c.port},
+                       {"protocol", c.protocol},
+                       {"expected", c.expected},
+                       {"observed", c.observed},
+                       {"detail", c.detail}});
+  }
+  return out;
+}
+
+}  // namespace kubedp::lab

@@ -1,0 +1,75 @@
+// `kubedp lab`: a real cluster dataplane on one machine. Each node is a network
+// namespace with its own agent; each pod a network namespace wired through the
+// CNI plugin exactly as a kubelet would, running an echo server on its ports.
+#pragma once
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+#include "k8s/objects.h"
+
+namespace kubedp::lab {
+
+using Json = nlohmann::json;
+
+struct LabNode {
+  std::string name;
+  std::string pod_cidr;
+};
+
+struct LabPod {
+  std::string namespace_;
+  std::string name;
+  std::string node;
+  std::vector<k8s::ContainerPort> ports;
+  std::string ip;  // filled in by `up`
+};
+
+// A lab file: ordinary manifests plus one `kind: Lab` document
+// (apiVersion kubedp.io/v1alpha1) naming the lab and its nodes.
+struct LabSpec {
+  std::string name;
+  std::vector<LabNode> nodes;
+  std::vector<LabPod> pods;
+  std::vector<Json> cluster_documents;  // everything but pods and the Lab section
+  std::vector<Json> pod_documents;      // each pod, same order as pods
+};
+
+Result<LabSpec> ParseLabFile(const std::string& text, const std::string& origin);
+
+// Where a lab keeps its state: /run/kubedp/lab/<name>.
+std::string LabDir(const std::string& name);
+std::string NodeSocket(const std::string& lab, const std::string& node);
+// Network namespace names: kubedp-<lab>-<node> and kubedp-<lab>-p-<ns>-<pod>.
+std::string NodeNetns(const std::string& lab, const std::string& node);
+std::string PodNetns(const std::string& lab, const std::string& ns, const std::string& pod);
+
+struct UpOptions {
+  std::string name_override;
+};
+Status Up(const std::string& file, const UpOptions& options);
+// Removes everything of the lab, also after a crash; fine when nothing is there.
+Status Down(const std::string& name);
+// Every lab found on the machine (state dirs and kubedp-* namespaces).
+std::vector<std::string> FindLabs();
+
+struct ProbeCell {
+  std::string from;  // ns/pod
+  std::string to;    // ns/pod
+  int port;
+  std::string protocol;
+  bool expected;  // what the cluster's semantics say (today: everything is allowed)
+  bool observed;  // what happened on the wire
+  std::string detail;
+};
+Result<std::vector<ProbeCell>> ProbeMatrix(const std::string& name);
+std::string FormatMatrix(const std::vector<ProbeCell>& cells);
+Json MatrixJson(const std::vector<ProbeCell>& cells);
+
+// Loads the saved state of a running lab.
+Result<Json> LoadState(const std::string& name);
+
+}  // namespace kubedp::lab
