@@ -22,6 +22,6 @@ function(kubedp_test name)
   set_tests_properties(${name} PROPERTIES LABELS ${ARG_LABEL} TIMEOUT ${ARG_TIMEOUT})
   if(NOT ARG_LABEL STREQUAL "unit")
     # Kernel-touching tests share namespaces, bpffs and the CPU: never in parallel.
-    set_tests_properties(${name} PROPERTIES RUN_SERIAL TRUE)
+    set_tests_properties(${name} PROPERTIES RUN_SERIAL TRUE FIXTURES_REQUIRED kubedp_kernel)
   endif()
 endfunction()

@@ -398,6 +398,17 @@ Result<Json> Agent::ListEndpoints() {
   return list;
 }
 
+Json Agent::ClusterCounts() const {
+  if (!manifests_) return Json::object();
+  const auto& state = manifests_->State();
+  return Json{{"namespaces", state.namespaces.size()},
+              {"pods", state.pods.size()},
+              {"services", state.services.size()},
+              {"endpoint_slices", state.endpoint_slices.size()},
+              {"network_policies", state.network_policies.size()},
+              {"nodes", state.nodes.size()}};
+}
+
 Json Agent::MetricsJson() {
   Json rows = Json::array();
   auto metrics = datapath::MetricsMap(program_->MetricsFd()).Read();
@@ -452,7 +463,8 @@ Result<Json> Agent::DescribeStatus() {
               {"metrics", MetricsJson()},
               {"recent_errors", Json(recent_errors_)},
               {"recent_drops", Json(recent_drops_)},
-              {"manifest_errors", Json(manifest_errors_)}};
+              {"manifest_errors", Json(manifest_errors_)},
+              {"cluster", ClusterCounts()}};
 }
 
 Status Agent::Uninstall(const AgentConfig& config, bool remove_state) {

@@ -65,6 +65,7 @@ class Agent {
   Result<api::Json> ListEndpoints();
   Result<api::Json> DescribeStatus();
   api::Json MetricsJson();
+  api::Json ClusterCounts() const;
 
   static int OnRingEvent(void* ctx, void* data, size_t size);
 

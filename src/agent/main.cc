@@ -4,6 +4,7 @@
 
 #include "agent/agent.h"
 #include "common/log.h"
+#include "datapath/libbpf_log.h"
 
 int main(int argc, char** argv) {
   kubedp::agent::AgentConfig config;
@@ -30,6 +31,7 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
 
   kubedp::log::Init("agent", log_level);
+  kubedp::datapath::RouteLibbpfLogs();
   if (uninstall) {
     auto status = kubedp::agent::Agent::Uninstall(config, remove_state);
     if (!status.ok()) {

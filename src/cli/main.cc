@@ -151,6 +151,7 @@ int main(int argc, char** argv) {
   std::string tcp_ports, udp_ports;
   auto* lab_echo = lab->add_subcommand("echo", "The pods' echo server (started by lab up)");
   lab_echo->group("");  // internal
+  lab_echo->add_option("--lab", lab_name, "Lab the pod belongs to (shows in ps)");
   lab_echo->add_option("--pod", echo.pod)->required();
   lab_echo->add_option("--tcp", tcp_ports);
   lab_echo->add_option("--udp", udp_ports);

@@ -13,6 +13,12 @@ Result<UniqueFd> OpenPinned(const std::string& path) {
   return UniqueFd(fd);
 }
 
+Result<UniqueFd> OpenProgramById(uint32_t id) {
+  int fd = bpf_prog_get_fd_by_id(id);
+  if (fd < 0) return Status::FromErrno(errno, "opening program id " + std::to_string(id));
+  return UniqueFd(fd);
+}
+
 Status EndpointMap::Upsert(uint32_t ip, const kdp_endpoint_info& info) {
   kdp_endpoint_key key{.ip = ip};
   if (bpf_map_update_elem(fd_, &key, &info, BPF_ANY) != 0) {

@@ -16,6 +16,8 @@ namespace kubedp::datapath {
 
 // Opens a pinned object (map or program) by path.
 Result<UniqueFd> OpenPinned(const std::string& path);
+// Opens a loaded program by its kernel id (as `kubedp status` reports it).
+Result<UniqueFd> OpenProgramById(uint32_t id);
 
 class EndpointMap {
  public:

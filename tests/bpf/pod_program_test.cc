@@ -41,7 +41,7 @@ struct Case {
   uint32_t ingress_ifindex;
   int verdict;
   uint32_t reason;
-  bool rewritten;  // MACs and TTL rewritten for local delivery to pod B
+  bool rewritten;                  // MACs and TTL rewritten for local delivery to pod B
   bool bad_header_length = false;  // IPv4 IHL below the minimum of 5
 };
 
@@ -74,8 +74,8 @@ class PodProgramFixture : public ::testing::Test {
 
     datapath::EndpointMap endpoints(program_->EndpointsFd());
     control::EndpointRecord a{.ip = kPodA, .endpoint_id = 1, .ifindex = kIfA};
-    control::EndpointRecord b{.ip = kPodB, .endpoint_id = 2, .ifindex = kIfB,
-                              .pod_mac = kPodBMac, .host_mac = kHostBMac};
+    control::EndpointRecord b{
+        .ip = kPodB, .endpoint_id = 2, .ifindex = kIfB, .pod_mac = kPodBMac, .host_mac = kHostBMac};
     ASSERT_TRUE(endpoints.Reconcile(control::CompileEndpoints({a, b})).ok());
   }
 
@@ -143,14 +143,13 @@ INSTANTIATE_TEST_SUITE_P(
         Case{"pod_to_local_pod", Udp(kPodA, kPodB), kIfA, kActRedirect, KDP_FORWARDED, true},
         Case{"pod_to_router", Udp(kPodA, kRouter), kIfA, kActOk, KDP_TO_HOST, false},
         Case{"pod_to_off_cluster", Udp(kPodA, 0xc0000201), kIfA, kActOk, KDP_TO_STACK, false},
-        Case{"unknown_pod_in_range", Udp(kPodA, 0x0af407c8), kIfA, kActShot,
-             KDP_DROP_UNKNOWN_DEST, false},
-        Case{"source_of_another_pod", Udp(kPodB, kPodA), kIfA, kActShot,
-             KDP_DROP_SPOOFED_SOURCE, false},
+        Case{"unknown_pod_in_range", Udp(kPodA, 0x0af407c8), kIfA, kActShot, KDP_DROP_UNKNOWN_DEST,
+             false},
+        Case{"source_of_another_pod", Udp(kPodB, kPodA), kIfA, kActShot, KDP_DROP_SPOOFED_SOURCE,
+             false},
         Case{"source_not_an_endpoint", Udp(0x0af40763, kPodB), kIfA, kActShot,
              KDP_DROP_SPOOFED_SOURCE, false},
-        Case{"ttl_exhausted", Udp(kPodA, kPodB, 1), kIfA, kActShot, KDP_DROP_TTL_EXCEEDED,
-             false},
+        Case{"ttl_exhausted", Udp(kPodA, kPodB, 1), kIfA, kActShot, KDP_DROP_TTL_EXCEEDED, false},
         Case{"arp_left_to_kernel", Arp(), kIfA, kActOk, KDP_PASS_NON_IPV4, false},
         Case{"ipv4_header_too_short", Udp(kPodA, kPodB), kIfA, kActShot, KDP_DROP_MALFORMED, false,
              true}),

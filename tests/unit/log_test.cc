@@ -13,7 +13,8 @@ TEST(LogFormat, QuotesValuesThatNeedIt) {
 }
 
 TEST(LogFormat, EmptyValueIsQuoted) {
-  EXPECT_EQ(Format(Level::kInfo, "cni", "x", {{"k", ""}}), R"(level=info component=cni msg=x k="")");
+  EXPECT_EQ(Format(Level::kInfo, "cni", "x", {{"k", ""}}),
+            R"(level=info component=cni msg=x k="")");
 }
 
 }  // namespace

@@ -1,0 +1,218 @@
+// One node, four pods in two namespaces, real TCP and UDP between them. The
+// node's IP forwarding is off: every packet that arrives was delivered by the
+// kubedp program, and its counters must account for them.
+#include <arpa/inet.h>
+#include <sys/socket.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "common/ip.h"
+#include "datapath/libbpf_log.h"
+#include "datapath/maps.h"
+#include "datapath/tc.h"
+#include "e2e/lab_fixture.h"
+#include "lab/probe.h"
+#include "lab/process.h"
+#include "netdev/netdev.h"
+
+namespace kubedp {
+namespace {
+
+using testing::AgentCall;
+using testing::Counted;
+
+std::string NetnsPath(const std::string& name) {
+  return "/run/netns/" + name;
+}
+
+void WriteSysctlIn(const std::string& netns, const std::string& key, const std::string& value) {
+  auto guard = netdev::NetnsGuard::Enter(NetnsPath(netns));
+  ASSERT_TRUE(guard.ok()) << guard.status().message();
+  std::ofstream(key) << value;
+  std::ifstream in(key);
+  std::string read;
+  in >> read;
+  ASSERT_EQ(read, value) << key;
+}
+
+size_t CountObserved(const std::vector<lab::ProbeCell>& cells) {
+  size_t observed = 0;
+  for (const auto& cell : cells) observed += cell.observed;
+  return observed;
+}
+
+class PodForwarding : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    datapath::RouteLibbpfLogs();
+    lab_ = testing::UniqueLabName("e2e-fwd");
+    Status up = lab::Up(testing::ManifestPath("one-node.yaml"), {.name_override = lab_});
+    ASSERT_TRUE(up.ok()) << up.message();
+    WriteSysctlIn(lab::NodeNetns(lab_, "node1"), "/proc/sys/net/ipv4/ip_forward", "0");
+  }
+  static void TearDownTestSuite() { EXPECT_TRUE(lab::Down(lab_).ok()); }
+
+  void SetUp() override {
+    if (HasFatalFailure()) GTEST_SKIP();
+    auto state = lab::LoadState(lab_);
+    ASSERT_TRUE(state.ok()) << state.status().message();
+    state_ = *state;
+  }
+
+  const api::Json& Pod(const std::string& name) {
+    for (const auto& pod : state_["pods"]) {
+      if (pod["name"] == name) return pod;
+    }
+    static const api::Json kNone;
+    ADD_FAILURE() << "no pod " << name;
+    return kNone;
+  }
+
+  static std::string lab_;
+  api::Json state_;
+};
+std::string PodForwarding::lab_;
+
+TEST_F(PodForwarding, PodsReachEachOtherThroughTheProgramAlone) {
+  uint64_t forwarded_before = Counted(lab_, "forwarded");
+  auto cells = lab::ProbeMatrix(lab_);
+  ASSERT_TRUE(cells.ok()) << cells.status().message();
+  ASSERT_EQ(cells->size(), 20u) << "4 pods x 5 ports";
+  for (const auto& cell : *cells) {
+    EXPECT_TRUE(cell.observed) << cell.from << " -> " << cell.to << ":" << cell.port << "/"
+                               << cell.protocol << ": " << cell.detail;
+  }
+  // Every probe is at least one packet out and one back, both through the program.
+  EXPECT_GE(Counted(lab_, "forwarded") - forwarded_before, 2 * cells->size());
+}
+
+// Without the program on a pod's veth, that pod's packets meet the node's
+// stack with forwarding off, and go nowhere: the datapath was doing the work.
+TEST_F(PodForwarding, DetachingTheProgramCutsThePodOff) {
+  std::string veth;
+  for (const auto& endpoint : AgentCall(lab_, "endpoint.list")) {
+    if (endpoint["pod"] == "web") veth = endpoint["interface"];
+  }
+  ASSERT_FALSE(veth.empty());
+  int ifindex = 0;
+  {
+    auto guard = netdev::NetnsGuard::Enter(NetnsPath(lab::NodeNetns(lab_, "node1")));
+    ASSERT_TRUE(guard.ok());
+    auto index = netdev::LinkIndex(veth);
+    ASSERT_TRUE(index.ok() && *index > 0);
+    ifindex = *index;
+    ASSERT_TRUE(datapath::DetachIngress(ifindex).ok());
+  }
+  auto cells = lab::ProbeMatrix(lab_);
+  ASSERT_TRUE(cells.ok());
+  for (const auto& cell : *cells) {
+    bool involves_web = cell.from == "frontend/web" || cell.to == "frontend/web";
+    bool self = cell.from == "frontend/web" && cell.to == "frontend/web";
+    if (involves_web && !self) {
+      EXPECT_FALSE(cell.observed) << cell.from << " -> " << cell.to << " should be cut off";
+    } else {
+      EXPECT_TRUE(cell.observed) << cell.from << " -> " << cell.to << ": " << cell.detail;
+    }
+  }
+  // Put it back, as the agent would after a restart.
+  auto status = AgentCall(lab_, "status");
+  auto guard = netdev::NetnsGuard::Enter(NetnsPath(lab::NodeNetns(lab_, "node1")));
+  ASSERT_TRUE(guard.ok());
+  auto prog = datapath::OpenProgramById(status["program"]["id"].get<uint32_t>());
+  ASSERT_TRUE(prog.ok()) << prog.status().message();
+  ASSERT_TRUE(datapath::AttachIngress(ifindex, prog->get()).ok());
+}
+
+TEST_F(PodForwarding, UnknownDestinationIsDroppedWithAReason) {
+  uint64_t drops_before = Counted(lab_, "unknown-destination");
+  const std::string unknown = "10.244.1.200";  // inside the node's pod range, no pod
+  {
+    auto guard = netdev::NetnsGuard::Enter(NetnsPath(Pod("db")["netns"]));
+    ASSERT_TRUE(guard.ok());
+    auto ip = ParseIpv4(unknown);
+    ASSERT_TRUE(ip.ok());
+    lab::ProbeResult result = lab::Probe({*ip, 9999, "UDP"}, 300);
+    EXPECT_FALSE(result.connected);
+  }
+  EXPECT_GE(Counted(lab_, "unknown-destination") - drops_before, 1u);
+
+  // The drop also reaches the agent as an event naming the flow.
+  bool reported = false;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (!reported && std::chrono::steady_clock::now() < deadline) {
+    api::Json status = AgentCall(lab_, "status");
+    for (const auto& drop : status["recent_drops"]) {
+      reported |= drop["destination"] == unknown && drop["reason"] == "unknown-destination" &&
+                  drop["destination_port"] == 9999;
+    }
+    if (!reported) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_TRUE(reported) << AgentCall(lab_, "status")["recent_drops"].dump();
+}
+
+TEST_F(PodForwarding, StatusReportsProgramsMapsAndEndpoints) {
+  api::Json status = AgentCall(lab_, "status");
+  EXPECT_EQ(status["endpoints"], 4);
+  ASSERT_EQ(status["attachments"].size(), 4u);
+  uint32_t program_id = status["program"]["id"];
+  EXPECT_GT(program_id, 0u);
+  for (const auto& attachment : status["attachments"]) {
+    EXPECT_EQ(attachment["hook"], "tc-ingress");
+    EXPECT_EQ(attachment["program_id"], program_id) << attachment.dump();
+  }
+  bool endpoints_map_seen = false;
+  for (const auto& map : status["maps"]) {
+    if (map["name"] == "kdp_endpoints") {
+      endpoints_map_seen = true;
+      EXPECT_EQ(map["entries"], 4);
+    }
+  }
+  EXPECT_TRUE(endpoints_map_seen);
+  EXPECT_EQ(status["cluster"]["pods"], 4);
+  EXPECT_EQ(status["cluster"]["namespaces"], 2);
+}
+
+// A broken file is named with its reason; the objects read before stay.
+TEST_F(PodForwarding, MalformedManifestIsReportedAndLastGoodStateStays) {
+  std::string dir = lab::LabDir(lab_) + "/nodes/node1/manifests";
+  std::ofstream(dir + "/broken.yaml")
+      << "apiVersion: v1\nkind: Pod\nmetadata: {name: x}\n"
+         "spec:\n  containers: [{name: c, ports: [{containerPort: http}]}]\n";
+  api::Json errors;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (std::chrono::steady_clock::now() < deadline) {
+    errors = AgentCall(lab_, "status")["manifest_errors"];
+    if (!errors.empty()) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  std::filesystem::remove(dir + "/broken.yaml");
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_NE(errors[0]["path"].get<std::string>().find("broken.yaml"), std::string::npos);
+  EXPECT_NE(errors[0]["message"].get<std::string>().find("containerPort"), std::string::npos);
+  EXPECT_EQ(AgentCall(lab_, "status")["cluster"]["pods"], 4);
+}
+
+// Fail static: with the agent gone, pods keep talking. A lab of its own, since
+// it stops the agent.
+TEST(AgentDown, TrafficKeepsFlowing) {
+  std::string lab = testing::UniqueLabName("e2e-down");
+  Status up = lab::Up(testing::ManifestPath("one-node.yaml"), {.name_override = lab});
+  ASSERT_TRUE(up.ok()) << up.message();
+  auto state = lab::LoadState(lab);
+  ASSERT_TRUE(state.ok());
+  pid_t agent = (*state)["nodes"][0]["agent_pid"];
+  lab::Stop(agent);
+  EXPECT_FALSE(lab::Alive(agent));
+  auto cells = lab::ProbeMatrix(lab);
+  EXPECT_TRUE(cells.ok());
+  if (cells.ok()) {
+    EXPECT_EQ(CountObserved(*cells), cells->size());
+  }
+  EXPECT_TRUE(lab::Down(lab).ok());
+}
+
+}  // namespace
+}  // namespace kubedp
