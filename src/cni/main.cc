@@ -1,4 +1,6 @@
 // kubedp-cni: wiring only. Environment + stdin -> plugin -> stdout, exit code.
+#include <unistd.h>
+
 #include <iostream>
 #include <iterator>
 #include <map>
@@ -18,7 +20,8 @@ int main() {
     if (eq != std::string::npos) env[text.substr(0, eq)] = text.substr(eq + 1);
   }
   std::string input;
-  if (env.count("CNI_COMMAND") && env["CNI_COMMAND"] != "VERSION") {
+  // Every verb gets the network config on stdin (VERSION too); a terminal means none.
+  if (!isatty(STDIN_FILENO)) {
     input.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
   }
   auto outcome = kubedp::cni::Run(env, input);

@@ -37,10 +37,6 @@ std::vector<std::string> RequiredEnv(const std::string& command) {
   return {};
 }
 
-struct Failure {
-  CniError error;
-};
-
 Result<Invocation> Parse(const std::map<std::string, std::string>& env,
                          const std::string& stdin_text, CniError& error) {
   Invocation inv;
@@ -148,7 +144,7 @@ Json AddResult(const Invocation& inv, const std::string& host_name, const std::s
 Outcome Fail(const std::string& version, const CniError& error) {
   log::Error(
       "cni failed",
-      {{"code", std::to_string(error.code)}, {"msg", error.msg}, {"details", error.details}});
+      {{"code", std::to_string(error.code)}, {"error", error.msg}, {"details", error.details}});
   return {ErrorJson(version, error).dump(), 1};
 }
 
