@@ -265,7 +265,11 @@ Status Agent::Run() {
                             {server_->fd(), POLLIN, 0},
                             {ring_buffer__epoll_fd(events_), POLLIN, 0}};
     if (watcher_) fds.push_back({watcher_->fd(), POLLIN, 0});
-    if (poll(fds.data(), fds.size(), -1) < 0) {
+    ReclaimPeriodically();
+    auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(
+        next_reclaim_ - std::chrono::steady_clock::now());
+    int timeout_ms = static_cast<int>(std::max<int64_t>(wait.count(), 0));
+    if (poll(fds.data(), fds.size(), timeout_ms) < 0) {
       if (errno == EINTR) continue;
       return Status::FromErrno(errno, "waiting for events");
     }
@@ -291,8 +295,18 @@ Result<Json> Agent::Handle(const std::string& method, const Json& params) {
     result = DeleteEndpoint(params);
   } else if (method == "endpoint.list") {
     result = ListEndpoints();
+  } else if (method == "endpoint.get") {
+    result = GetEndpoint(params);
   } else if (method == "metrics") {
     result = MetricsJson();
+  } else if (method == "ipam.list") {
+    result = ListAllocations();
+  } else if (method == "ipam.reclaim") {
+    result = Reclaim(params);
+  } else if (method == "ipam.gc") {
+    result = GarbageCollect(params);
+  } else if (method == "ready") {
+    result = Readiness();
   }
   if (!result.ok()) RecordError(method + ": " + result.status().message());
   return result;
@@ -315,7 +329,10 @@ Result<Json> Agent::CreateEndpoint(const Json& params) {
   if (auto mac = ParseMac(*pod_mac); !mac.ok()) return mac.status().Context("pod_mac");
 
   auto allocation = allocator_->Allocate(request);
-  if (!allocation.ok()) return allocation.status();
+  if (!allocation.ok()) {
+    if (allocation.status().code() == ENOSPC) ++exhaustion_events_;
+    return allocation.status();
+  }
 
   // Everything after the reservation is undone if a later step fails.
   auto attach = [&]() -> Status {
@@ -359,14 +376,26 @@ Result<Json> Agent::DeleteEndpoint(const Json& params) {
   auto found = store_->Find(*container_id, *ifname);
   if (!found.ok()) return found.status();
   if (found->has_value()) {
-    const ipam::Allocation& endpoint = **found;
-    (void)netdev::DeleteLinkRoute(endpoint.host_ifname, endpoint.ip, 32);
-    KUBEDP_RETURN_IF_ERROR(allocator_->Release(*container_id, *ifname));
-    log::Info("endpoint deleted", {{"pod", endpoint.pod_namespace + "/" + endpoint.pod_name},
-                                   {"ip", FormatIpv4(endpoint.ip)}});
+    KUBEDP_RETURN_IF_ERROR(ReleaseEndpoint(**found, "CNI DEL"));
   }
-  KUBEDP_RETURN_IF_ERROR(ReconcileEndpointMap());
   return Json{{"released", found->has_value()}};
+}
+
+// The one way out for an endpoint: route, veth, address, map entry, in that
+// order, so a failure part way leaves the address held (retried later) rather
+// than handed out while its old veth still exists.
+Status Agent::ReleaseEndpoint(const ipam::Allocation& endpoint, const std::string& reason) {
+  if (!endpoint.host_ifname.empty()) {
+    (void)netdev::DeleteLinkRoute(endpoint.host_ifname, endpoint.ip, 32);
+    KUBEDP_RETURN_IF_ERROR(netdev::DeleteLink(endpoint.host_ifname));
+  }
+  KUBEDP_RETURN_IF_ERROR(allocator_->Release(endpoint.container_id, endpoint.ifname));
+  KUBEDP_RETURN_IF_ERROR(ReconcileEndpointMap());
+  log::Info("address released", {{"pod", endpoint.pod_namespace + "/" + endpoint.pod_name},
+                                 {"ip", FormatIpv4(endpoint.ip)},
+                                 {"container", endpoint.container_id.substr(0, 12)},
+                                 {"reason", reason}});
+  return Status::Ok();
 }
 
 Result<Json> Agent::ListEndpoints() {
@@ -464,7 +493,8 @@ Result<Json> Agent::DescribeStatus() {
               {"recent_errors", Json(recent_errors_)},
               {"recent_drops", Json(recent_drops_)},
               {"manifest_errors", Json(manifest_errors_)},
-              {"cluster", ClusterCounts()}};
+              {"cluster", ClusterCounts()},
+              {"ipam", IpamSummary()}};
 }
 
 Status Agent::Uninstall(const AgentConfig& config, bool remove_state) {

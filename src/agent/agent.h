@@ -30,6 +30,10 @@ struct AgentConfig {
   std::string netns;         // join this network namespace first (lab nodes)
   std::string pod_cidr;      // overrides the Node object's spec.podCIDR
   std::string datapath_id;   // bpffs directory name; the node name when empty
+  // An allocation whose pod is gone is freed once it is this old (no ADD in flight).
+  int64_t ipam_grace_seconds = 60;
+  // How often the agent looks for allocations of pods that are gone.
+  int64_t ipam_reclaim_interval_seconds = 30;
 
   const std::string& DatapathId() const { return datapath_id.empty() ? node_name : datapath_id; }
 };
@@ -63,6 +67,18 @@ class Agent {
   Result<api::Json> CreateEndpoint(const api::Json& params);
   Result<api::Json> DeleteEndpoint(const api::Json& params);
   Result<api::Json> ListEndpoints();
+  Result<api::Json> GetEndpoint(const api::Json& params);
+  Status ReleaseEndpoint(const ipam::Allocation& endpoint, const std::string& reason);
+
+  // IPAM housekeeping (ipam_handlers.cc).
+  Result<api::Json> ListAllocations();
+  Result<api::Json> Reclaim(const api::Json& params);
+  Result<api::Json> GarbageCollect(const api::Json& params);
+  Result<api::Json> Readiness();
+  api::Json IpamSummary();
+  void ReclaimPeriodically();
+  bool NetnsExists(const ipam::Allocation& allocation) const;
+  bool PodKnown(const ipam::Allocation& allocation) const;
   Result<api::Json> DescribeStatus();
   api::Json MetricsJson();
   api::Json ClusterCounts() const;
@@ -82,6 +98,9 @@ class Agent {
   std::deque<api::Json> recent_errors_;
   std::deque<api::Json> recent_drops_;
   std::vector<api::Json> manifest_errors_;
+  uint64_t exhaustion_events_ = 0;
+  uint64_t reclaimed_total_ = 0;
+  std::chrono::steady_clock::time_point next_reclaim_;
 };
 
 }  // namespace kubedp::agent

@@ -25,6 +25,12 @@ int main(int argc, char** argv) {
   app.add_option("--pod-cidr", config.pod_cidr, "Pod range of this node (else Node.spec.podCIDR)");
   app.add_option("--datapath-id", config.datapath_id,
                  "Name of the node's bpffs directory (default: the node name)");
+  app.add_option("--ipam-grace-seconds", config.ipam_grace_seconds,
+                 "Age after which an address of a pod that is gone is freed")
+      ->capture_default_str();
+  app.add_option("--ipam-reclaim-interval-seconds", config.ipam_reclaim_interval_seconds,
+                 "How often to look for addresses of pods that are gone")
+      ->capture_default_str();
   app.add_option("--log-level", log_level, "debug, info, warn or error")->default_val("info");
   app.add_flag("--uninstall", uninstall, "Remove pins, devices and socket of this node, then exit");
   app.add_flag("--remove-state", remove_state, "With --uninstall: also delete the store");

@@ -56,7 +56,11 @@ void PrintStatus(const Json& s) {
             << "\nPins:        " << Str(s["pin_dir"])
             << "\nProgram:     " << Str(s["program"]["name"]) << " id " << Str(s["program"]["id"])
             << ", " << Str(s["program"]["verified_instructions"]) << " instructions verified"
-            << "\nEndpoints:   " << Str(s["endpoints"]) << "\n\nAttachments:\n";
+            << "\nEndpoints:   " << Str(s["endpoints"])
+            << "\nIPAM:        " << Str(s["ipam"]["allocated"]) << " of "
+            << Str(s["ipam"]["usable"]) << " addresses allocated, " << Str(s["ipam"]["live_pods"])
+            << " live pods, " << Str(s["ipam"]["exhaustion_events"])
+            << " exhaustion events\n\nAttachments:\n";
   for (const auto& a : s["attachments"]) {
     std::cout << "  " << Pad(Str(a["interface"]), 18) << Pad(Str(a["hook"]), 12) << "program "
               << Str(a["program_id"]) << (a["current"].get<bool>() ? "" : " (stale)") << "\n";
@@ -95,8 +99,31 @@ void PrintEndpoints(const Json& endpoints) {
   }
 }
 
-int CallAndPrint(const Target& target, const std::string& method, void (*print)(const Json&)) {
-  auto result = kubedp::api::Call(target.Socket(), method);
+void PrintAllocations(const Json& allocations) {
+  std::cout << Pad("IP", 16) << Pad("NAMESPACE/POD", 28) << Pad("CONTAINER", 14) << Pad("AGE", 8)
+            << "LIVE\n";
+  for (const auto& a : allocations) {
+    std::string live = a["live"].get<bool>() ? "yes" : "no";
+    if (!a["netns_exists"].get<bool>()) live += " (netns gone)";
+    std::cout << Pad(Str(a["ip"]), 16) << Pad(Str(a["namespace"]) + "/" + Str(a["pod"]), 28)
+              << Pad(Str(a["container_id"]).substr(0, 12), 14)
+              << Pad(Str(a["age_seconds"]) + "s", 8) << live << "\n";
+  }
+}
+
+void PrintReclaim(const Json& result) {
+  bool dry = result["dry_run"].get<bool>();
+  std::cout << (dry ? "Would free " : "Freed ") << result["released"].size() << " address(es)\n";
+  for (const auto& r : result["released"]) {
+    std::cout << "  " << Pad(Str(r["ip"]), 16) << Pad(Str(r["namespace"]) + "/" + Str(r["pod"]), 28)
+              << Str(r["reason"]) << "\n";
+  }
+  for (const auto& e : result["errors"]) std::cout << "  error: " << Str(e) << "\n";
+}
+
+int CallAndPrint(const Target& target, const std::string& method, void (*print)(const Json&),
+                 const Json& params = Json::object()) {
+  auto result = kubedp::api::Call(target.Socket(), method, params);
   if (!result.ok()) return Fail(result.status());
   if (target.output == "json") {
     std::cout << result->dump(2) << "\n";
@@ -133,6 +160,19 @@ int main(int argc, char** argv) {
   auto* endpoint_list = endpoint->add_subcommand("list", "List the node's endpoints");
   AddTargetOptions(endpoint_list, endpoint_target);
 
+  Target ipam_target;
+  bool gc_dry_run = false;
+  int64_t gc_grace_seconds = -1;
+  auto* ipam = app.add_subcommand("ipam", "Pod address allocations of the node");
+  ipam->require_subcommand(1);
+  auto* ipam_list = ipam->add_subcommand("list", "Holders, age, and whether each pod is live");
+  AddTargetOptions(ipam_list, ipam_target);
+  auto* ipam_gc = ipam->add_subcommand("gc", "Free addresses of pods that are gone");
+  AddTargetOptions(ipam_gc, ipam_target);
+  ipam_gc->add_flag("--dry-run", gc_dry_run, "Show what would be freed");
+  ipam_gc->add_option("--grace-seconds", gc_grace_seconds,
+                      "Only allocations older than this (default: the agent's grace period)");
+
   auto* lab = app.add_subcommand("lab", "A local cluster dataplane in network namespaces");
   lab->require_subcommand(1);
   std::string lab_file, lab_name, lab_output = "text";
@@ -161,6 +201,12 @@ int main(int argc, char** argv) {
 
   if (*status) return CallAndPrint(status_target, "status", PrintStatus);
   if (*endpoint_list) return CallAndPrint(endpoint_target, "endpoint.list", PrintEndpoints);
+  if (*ipam_list) return CallAndPrint(ipam_target, "ipam.list", PrintAllocations);
+  if (*ipam_gc) {
+    Json params{{"dry_run", gc_dry_run}};
+    if (gc_grace_seconds >= 0) params["grace_seconds"] = gc_grace_seconds;
+    return CallAndPrint(ipam_target, "ipam.reclaim", PrintReclaim, params);
+  }
   if (*lab_up) {
     auto result = kubedp::lab::Up(lab_file, {.name_override = lab_name});
     if (!result.ok()) return Fail(result);

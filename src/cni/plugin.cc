@@ -1,5 +1,6 @@
 #include "cni/plugin.h"
 
+#include <cctype>
 #include <cstdio>
 #include <sstream>
 
@@ -32,9 +33,30 @@ std::string Env(const std::map<std::string, std::string>& env, const std::string
 
 // Environment each verb needs (CNI spec, "Parameters").
 std::vector<std::string> RequiredEnv(const std::string& command) {
-  if (command == "ADD") return {"CNI_CONTAINERID", "CNI_NETNS", "CNI_IFNAME"};
-  if (command == "DEL") return {"CNI_CONTAINERID", "CNI_IFNAME"};
+  if (command == "ADD" || command == "CHECK") {
+    return {"CNI_CONTAINERID", "CNI_NETNS", "CNI_IFNAME", "CNI_PATH"};
+  }
+  if (command == "DEL") return {"CNI_CONTAINERID", "CNI_IFNAME", "CNI_PATH"};
+  if (command == "GC" || command == "STATUS") return {"CNI_PATH"};
   return {};
+}
+
+// CNI_CONTAINERID: starts alphanumeric, then letters, digits, '_', '.', '-'.
+bool ValidContainerId(const std::string& id) {
+  if (id.empty() || !std::isalnum(static_cast<unsigned char>(id[0]))) return false;
+  for (char c : id) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '.' && c != '-') {
+      return false;
+    }
+  }
+  return true;
+}
+
+bool SupportedVersion(const std::string& version) {
+  for (const char* v : kSupportedVersions) {
+    if (version == v) return true;
+  }
+  return false;
 }
 
 Result<Invocation> Parse(const std::map<std::string, std::string>& env,
@@ -53,6 +75,11 @@ Result<Invocation> Parse(const std::map<std::string, std::string>& env,
     }
   }
   inv.container_id = Env(env, "CNI_CONTAINERID");
+  if (!inv.container_id.empty() && !ValidContainerId(inv.container_id)) {
+    error = {kErrInvalidEnvironment, "CNI_CONTAINERID is not valid",
+             "must start with a letter or digit and hold only letters, digits, '_', '.', '-'"};
+    return Status::Invalid(error.msg);
+  }
   inv.netns = Env(env, "CNI_NETNS");
   inv.ifname = Env(env, "CNI_IFNAME");
   inv.args = ParseCniArgs(Env(env, "CNI_ARGS"));
@@ -68,7 +95,19 @@ Result<Invocation> Parse(const std::map<std::string, std::string>& env,
     error = {kErrInvalidConfig, "network configuration has no cniVersion", ""};
     return Status::Invalid(error.msg);
   }
-  inv.agent_socket = inv.config.value("agentSocket", kDefaultAgentSocket);
+  if (!SupportedVersion(inv.cni_version)) {
+    error = {kErrIncompatibleVersion, "cniVersion " + inv.cni_version + " is not supported",
+             "supported: 0.3.0, 0.3.1, 0.4.0, 1.0.0, 1.1.0"};
+    return Status::Invalid(error.msg);
+  }
+  if (!inv.config.contains("agentSocket")) {
+    inv.agent_socket = kDefaultAgentSocket;
+  } else if (inv.config["agentSocket"].is_string()) {
+    inv.agent_socket = inv.config["agentSocket"].get<std::string>();
+  } else {
+    error = {kErrInvalidConfig, "agentSocket must be a string", ""};
+    return Status::Invalid(error.msg);
+  }
   return inv;
 }
 
@@ -126,20 +165,26 @@ Result<std::string> BringUpPodSide(const Invocation& inv) {
   return FormatMac(*mac);
 }
 
-Json AddResult(const Invocation& inv, const std::string& host_name, const std::string& pod_mac,
-               const Json& endpoint) {
+}  // namespace
+
+Json AddResultJson(const std::string& cni_version, const std::string& ifname,
+                   const std::string& netns, const std::string& host_name,
+                   const std::string& pod_mac, const Json& endpoint) {
   Json ip{{"address", endpoint["ip"].get<std::string>() + "/32"},
           {"gateway", endpoint["gateway"]},
           {"interface", 1}};
-  if (inv.cni_version.rfind("0.3.", 0) == 0) ip["version"] = "4";
-  return Json{{"cniVersion", inv.cni_version},
-              {"interfaces",
-               Json::array({Json{{"name", host_name}, {"mac", endpoint["host_mac"]}},
-                            Json{{"name", inv.ifname}, {"mac", pod_mac}, {"sandbox", inv.netns}}})},
-              {"ips", Json::array({ip})},
-              {"routes", Json::array({Json{{"dst", "0.0.0.0/0"}, {"gw", endpoint["gateway"]}}})},
-              {"dns", Json::object()}};
+  // 0.3.x results name the IP version of each address; later ones dropped it.
+  if (cni_version.rfind("0.3.", 0) == 0) ip["version"] = "4";
+  return Json{
+      {"cniVersion", cni_version},
+      {"interfaces", Json::array({Json{{"name", host_name}, {"mac", endpoint["host_mac"]}},
+                                  Json{{"name", ifname}, {"mac", pod_mac}, {"sandbox", netns}}})},
+      {"ips", Json::array({ip})},
+      {"routes", Json::array({Json{{"dst", "0.0.0.0/0"}, {"gw", endpoint["gateway"]}}})},
+      {"dns", Json::object()}};
 }
+
+namespace {
 
 Outcome Fail(const std::string& version, const CniError& error) {
   log::Error(
@@ -200,7 +245,9 @@ Outcome Add(const Invocation& inv) {
   log::Info("pod attached", {{"container", inv.container_id.substr(0, 12)},
                              {"ip", FormatIpv4(address.ip)},
                              {"interface", host_name}});
-  return {AddResult(inv, host_name, *pod_mac, *endpoint).dump(), 0};
+  return {
+      AddResultJson(inv.cni_version, inv.ifname, inv.netns, host_name, *pod_mac, *endpoint).dump(),
+      0};
 }
 
 Outcome Del(const Invocation& inv) {
@@ -213,6 +260,115 @@ Outcome Del(const Invocation& inv) {
   if (auto s = netdev::DeleteLink(HostVethName(inv.container_id, inv.ifname)); !s.ok()) {
     return Fail(inv.cni_version, {kErrIoFailure, "deleting the veth failed", s.message()});
   }
+  return {"", 0};
+}
+
+// CHECK: the interface, its address and routes in the pod, the host side and
+// the reservation must all still be what ADD made; the first drift is reported.
+Status CheckPod(const Invocation& inv, const Json& endpoint) {
+  std::string host_name = HostVethName(inv.container_id, inv.ifname);
+  auto host_index = netdev::LinkIndex(host_name);
+  if (!host_index.ok()) return host_index.status();
+  if (*host_index == 0) return Status::NotFound("host interface " + host_name + " is missing");
+  // The agent attached its program to the index it recorded; another index is
+  // a veth recreated behind its back, running without kubedp.
+  if (*host_index != endpoint.value("ifindex", 0)) {
+    return Status::Invalid("host interface " + host_name + " has ifindex " +
+                           std::to_string(*host_index) + ", the agent attached to " +
+                           std::to_string(endpoint.value("ifindex", 0)));
+  }
+  auto ip = ParseIpv4(endpoint["ip"].get<std::string>());
+  auto gateway = ParseIpv4(endpoint["gateway"].get<std::string>());
+  if (!ip.ok() || !gateway.ok()) return Status::Invalid("agent returned a malformed endpoint");
+
+  if (inv.config.contains("prevResult")) {
+    const Json& prev = inv.config["prevResult"];
+    std::string want = endpoint["ip"].get<std::string>() + "/32";
+    bool listed = false;
+    for (const auto& entry : prev.value("ips", Json::array()))
+      listed |= entry.value("address", "") == want;
+    if (!listed) return Status::Invalid("prevResult does not hold the reserved address " + want);
+  }
+
+  auto guard = netdev::NetnsGuard::Enter(inv.netns);
+  if (!guard.ok()) return guard.status();
+  auto index = netdev::LinkIndex(inv.ifname);
+  if (!index.ok()) return index.status();
+  if (*index == 0)
+    return Status::NotFound("interface " + inv.ifname + " is missing in " + inv.netns);
+  auto has_address = netdev::HasAddress(inv.ifname, *ip, 32);
+  if (!has_address.ok()) return has_address.status();
+  if (!*has_address) {
+    return Status::NotFound("interface " + inv.ifname + " lacks " + FormatIpv4(*ip) + "/32");
+  }
+  auto has_route = netdev::HasDefaultRoute(inv.ifname, *gateway);
+  if (!has_route.ok()) return has_route.status();
+  if (!*has_route) {
+    return Status::NotFound("no default route via " + FormatIpv4(*gateway) + " on " + inv.ifname);
+  }
+  return Status::Ok();
+}
+
+Outcome Check(const Invocation& inv) {
+  auto endpoint = api::Call(inv.agent_socket, "endpoint.get", AgentParams(inv));
+  if (!endpoint.ok()) {
+    if (endpoint.status().code() == ENOENT && endpoint.status().message().find("no address") == 0) {
+      return Fail(inv.cni_version,
+                  {kErrInternal, "CHECK found drift", endpoint.status().message()});
+    }
+    return Fail(inv.cni_version, AgentError(endpoint.status(), "endpoint.get"));
+  }
+  if (Status s = CheckPod(inv, *endpoint); !s.ok()) {
+    return Fail(inv.cni_version, {kErrInternal, "CHECK found drift", s.message()});
+  }
+  return {"", 0};
+}
+
+Outcome StatusVerb(const Invocation& inv) {
+  auto ready = api::Call(inv.agent_socket, "ready", Json::object(), 3000);
+  if (!ready.ok()) {
+    return Fail(inv.cni_version,
+                {kErrPluginNotAvailable, "kubedp agent not reachable", ready.status().message()});
+  }
+  if (!ready->value("ready", false)) {
+    return Fail(inv.cni_version,
+                {kErrPluginNotAvailable, "kubedp cannot add pods now", ready->value("reason", "")});
+  }
+  return {"", 0};
+}
+
+// GC: everything not in the runtime's valid attachments is released. The
+// legacy key is read too; errors do not stop the sweep and are all reported.
+Outcome Gc(const Invocation& inv) {
+  const Json* attachments = nullptr;
+  for (const char* key : {"cni.dev/valid-attachments", "cni.dev/attachments"}) {
+    if (inv.config.contains(key)) {
+      attachments = &inv.config[key];
+      break;
+    }
+  }
+  if (!attachments || !attachments->is_array()) {
+    return Fail(inv.cni_version, {kErrInvalidConfig, "GC needs cni.dev/valid-attachments",
+                                  "a list of {containerID, ifname}"});
+  }
+  Json valid = Json::array();
+  for (const auto& a : *attachments) {
+    if (!a.is_object() || !a.contains("containerID") || !a.contains("ifname")) {
+      return Fail(inv.cni_version, {kErrInvalidConfig, "malformed valid attachment", a.dump()});
+    }
+    valid.push_back(Json{{"container_id", a["containerID"]}, {"ifname", a["ifname"]}});
+  }
+  auto result = api::Call(inv.agent_socket, "ipam.gc", Json{{"valid", valid}});
+  if (!result.ok()) return Fail(inv.cni_version, AgentError(result.status(), "ipam.gc"));
+  const Json& errors = (*result)["errors"];
+  if (!errors.empty()) {
+    std::string details;
+    for (const auto& e : errors) details += (details.empty() ? "" : "; ") + e.get<std::string>();
+    return Fail(inv.cni_version,
+                {kErrInternal,
+                 std::to_string(errors.size()) + " attachment(s) could not be released", details});
+  }
+  log::Info("gc done", {{"released", std::to_string((*result)["released"].size())}});
   return {"", 0};
 }
 
@@ -248,9 +404,12 @@ Outcome Run(const std::map<std::string, std::string>& env, const std::string& st
   if (inv->command == "VERSION") return Version(stdin_text);
   if (inv->command == "ADD") return Add(*inv);
   if (inv->command == "DEL") return Del(*inv);
+  if (inv->command == "CHECK") return Check(*inv);
+  if (inv->command == "STATUS") return StatusVerb(*inv);
+  if (inv->command == "GC") return Gc(*inv);
   return Fail(inv->cni_version,
               {kErrInvalidEnvironment, "CNI_COMMAND " + inv->command + " is not supported",
-               "supported: ADD, DEL, VERSION"});
+               "supported: ADD, DEL, CHECK, STATUS, GC, VERSION"});
 }
 
 }  // namespace kubedp::cni

@@ -20,6 +20,7 @@ inline constexpr int kErrIoFailure = 5;
 inline constexpr int kErrDecode = 6;
 inline constexpr int kErrInvalidConfig = 7;
 inline constexpr int kErrTryAgainLater = 11;
+inline constexpr int kErrPluginNotAvailable = 50;
 inline constexpr int kErrInternal = 999;
 
 inline constexpr const char* kDefaultAgentSocket = "/run/kubedp/agent.sock";
@@ -53,5 +54,10 @@ Outcome Run(const std::map<std::string, std::string>& env, const std::string& st
 std::string HostVethName(const std::string& container_id, const std::string& ifname);
 
 Json ErrorJson(const std::string& cni_version, const CniError& error);
+
+// The ADD result in the format of the version the runtime asked for.
+Json AddResultJson(const std::string& cni_version, const std::string& ifname,
+                   const std::string& netns, const std::string& host_name,
+                   const std::string& pod_mac, const Json& endpoint);
 
 }  // namespace kubedp::cni

@@ -144,7 +144,11 @@ Status ParseLabSection(const YAML::Node& doc, const std::string& where, LabSpec&
   }
   for (size_t i = 0; i < nodes.size(); ++i) {
     std::string field = where + ": spec.nodes[" + std::to_string(i) + "]";
-    LabNode node{nodes[i]["name"].as<std::string>(""), nodes[i]["podCIDR"].as<std::string>("")};
+    LabNode node{nodes[i]["name"].as<std::string>(""), nodes[i]["podCIDR"].as<std::string>(""), {}};
+    if (const YAML::Node args = nodes[i]["agentArgs"]; args) {
+      if (!args.IsSequence()) return Status::Invalid(field + ".agentArgs: expected a list");
+      for (const auto& arg : args) node.agent_args.push_back(arg.as<std::string>());
+    }
     if (!ValidName(node.name)) return Status::Invalid(field + ".name: not a valid node name");
     if (auto cidr = Ipv4Cidr::Parse(node.pod_cidr); !cidr.ok()) {
       return Status::Invalid(field + ".podCIDR: " + cidr.status().message());
@@ -238,6 +242,17 @@ Result<Json> LoadState(const std::string& name) {
 
 namespace {
 
+// Readiness: the agent answers its health call once its datapath is loaded.
+Status WaitForAgent(pid_t pid, const std::string& socket, const std::string& log_path) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (!Alive(pid)) return Status::Error(ECHILD, "agent exited during start:" + LogTail(log_path));
+    if (api::Call(socket, "health", Json::object(), 1000).ok()) return Status::Ok();
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return Status::Error(ETIMEDOUT, "agent not ready after 20s:" + LogTail(log_path));
+}
+
 class LabBuilder {
  public:
   LabBuilder(LabSpec spec, std::string file) : spec_(std::move(spec)), file_(std::move(file)) {
@@ -274,28 +289,27 @@ class LabBuilder {
     KUBEDP_RETURN_IF_ERROR(RunIp({"-n", netns, "link", "set", "lo", "up"}));
     KUBEDP_RETURN_IF_ERROR(WriteClusterManifests(node));
 
-    SpawnOptions agent{
-        .argv = {SelfDir() + "/kubedp-agent", "--node-name", node.name, "--datapath-id",
-                 DatapathId(lab, node.name), "--netns", NetnsPath(netns), "--manifest-dir",
-                 dir + "/manifests", "--state-dir", dir + "/state", "--run-dir", dir + "/run"},
-        .log_path = dir + "/agent.log"};
-    auto pid = Spawn(agent);
+    std::vector<std::string> argv{SelfDir() + "/kubedp-agent",
+                                  "--node-name",
+                                  node.name,
+                                  "--datapath-id",
+                                  DatapathId(lab, node.name),
+                                  "--netns",
+                                  NetnsPath(netns),
+                                  "--manifest-dir",
+                                  dir + "/manifests",
+                                  "--state-dir",
+                                  dir + "/state",
+                                  "--run-dir",
+                                  dir + "/run"};
+    argv.insert(argv.end(), node.agent_args.begin(), node.agent_args.end());
+    state_["nodes"].back()["agent_argv"] = argv;
+    KUBEDP_RETURN_IF_ERROR(SaveState());
+    auto pid = Spawn({.argv = argv, .log_path = dir + "/agent.log"});
     if (!pid.ok()) return pid.status();
     state_["nodes"].back()["agent_pid"] = *pid;
     KUBEDP_RETURN_IF_ERROR(SaveState());
     return WaitForAgent(*pid, NodeSocket(lab, node.name), dir + "/agent.log");
-  }
-
-  // Readiness: the agent answers its health call once its datapath is loaded.
-  Status WaitForAgent(pid_t pid, const std::string& socket, const std::string& log_path) {
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-    while (std::chrono::steady_clock::now() < deadline) {
-      if (!Alive(pid))
-        return Status::Error(ECHILD, "agent exited during start:" + LogTail(log_path));
-      if (api::Call(socket, "health", Json::object(), 1000).ok()) return Status::Ok();
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    return Status::Error(ETIMEDOUT, "agent not ready after 20s:" + LogTail(log_path));
   }
 
   Status WriteClusterManifests(const LabNode& node) {
@@ -498,6 +512,22 @@ Status Down(const std::string& name) {
   if (!failures.empty())
     return Status::Error(EIO, "lab " + name + " teardown: " + failures.front());
   return Status::Ok();
+}
+
+Status RestartAgent(const std::string& name, const std::string& node_name) {
+  auto state = LoadState(name);
+  if (!state.ok()) return state.status();
+  for (auto& node : (*state)["nodes"]) {
+    if (node["name"] != node_name) continue;
+    Stop(node.value("agent_pid", 0));
+    std::string log_path = NodeDir(name, node_name) + "/agent.log";
+    auto pid = Spawn({.argv = node["agent_argv"], .log_path = log_path});
+    if (!pid.ok()) return pid.status();
+    node["agent_pid"] = *pid;
+    KUBEDP_RETURN_IF_ERROR(WriteFileAtomically(LabDir(name) + "/state.json", state->dump(2)));
+    return WaitForAgent(*pid, node["socket"], log_path);
+  }
+  return Status::NotFound("lab " + name + " has no node " + node_name);
 }
 
 std::vector<std::string> FindLabs() {

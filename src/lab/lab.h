@@ -18,6 +18,7 @@ using Json = nlohmann::json;
 struct LabNode {
   std::string name;
   std::string pod_cidr;
+  std::vector<std::string> agent_args;  // extra kubedp-agent flags (spec.nodes[].agentArgs)
 };
 
 struct LabPod {
@@ -53,6 +54,10 @@ struct UpOptions {
 Status Up(const std::string& file, const UpOptions& options);
 // Removes everything of the lab, also after a crash; fine when nothing is there.
 Status Down(const std::string& name);
+// Stops a node's agent and starts a new one with the same flags, waiting until
+// it answers: the datapath must carry traffic across this.
+Status RestartAgent(const std::string& name, const std::string& node);
+
 // Every lab found on the machine (state dirs and kubedp-* namespaces).
 std::vector<std::string> FindLabs();
 

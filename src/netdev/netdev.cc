@@ -288,6 +288,35 @@ Status AddDefaultRoute(const std::string& link_name, uint32_t gateway) {
   return Status::Ok();
 }
 
+Result<bool> HasDefaultRoute(const std::string& link_name, uint32_t gateway) {
+  auto index = LinkIndex(link_name);
+  if (!index.ok()) return index.status();
+  if (*index == 0) return false;
+  auto sock = Connect();
+  if (!sock.ok()) return sock.status();
+  nl_cache* cache = nullptr;
+  if (int err = rtnl_route_alloc_cache(sock->get(), AF_INET, 0, &cache); err < 0) {
+    return NlError(err, "listing routes");
+  }
+  bool found = false;
+  for (nl_object* obj = nl_cache_get_first(cache); obj && !found; obj = nl_cache_get_next(obj)) {
+    auto* route = reinterpret_cast<rtnl_route*>(obj);
+    nl_addr* dst = rtnl_route_get_dst(route);
+    if (rtnl_route_get_table(route) != RT_TABLE_MAIN || (dst && nl_addr_get_prefixlen(dst) != 0))
+      continue;
+    for (int i = 0; i < rtnl_route_get_nnexthops(route); ++i) {
+      rtnl_nexthop* hop = rtnl_route_nexthop_n(route, i);
+      nl_addr* via = rtnl_route_nh_get_gateway(hop);
+      if (rtnl_route_nh_get_ifindex(hop) != *index || !via || nl_addr_get_len(via) != 4) continue;
+      uint32_t net = 0;
+      std::memcpy(&net, nl_addr_get_binary_addr(via), sizeof(net));
+      found |= ntohl(net) == gateway;
+    }
+  }
+  nl_cache_free(cache);
+  return found;
+}
+
 Status AddPermanentNeighbor(const std::string& link_name, uint32_t ip, const Mac& mac) {
   auto index = LinkIndex(link_name);
   if (!index.ok()) return index.status();

@@ -47,6 +47,7 @@ Result<bool> HasAddress(const std::string& link, uint32_t ip_host_order, int pre
 // A scope-link route to dst/prefix through the link.
 Status AddLinkRoute(const std::string& link, uint32_t dst_host_order, int prefix_len);
 Status AddDefaultRoute(const std::string& link, uint32_t gateway_host_order);
+Result<bool> HasDefaultRoute(const std::string& link, uint32_t gateway_host_order);
 Status DeleteLinkRoute(const std::string& link, uint32_t dst_host_order, int prefix_len);
 Status AddPermanentNeighbor(const std::string& link, uint32_t ip_host_order, const Mac& mac);
 
