@@ -41,6 +41,8 @@ struct AgentConfig {
 // The device that carries the pods' gateway address on the node.
 inline constexpr const char* kRouterDevice = "kubedp_host";
 inline constexpr const char* kRouterPeer = "kubedp_net";
+// Host-side pod veths are named kubedp<8 hex digits> (cni::HostVethName).
+inline constexpr const char* kPodVethPrefix = "kubedp";
 
 class Agent {
  public:

@@ -3,10 +3,12 @@
 #include <sys/stat.h>
 
 #include <chrono>
+#include <set>
 
 #include "agent/agent.h"
 #include "common/log.h"
 #include "control/ipam_reclaim.h"
+#include "netdev/netdev.h"
 
 namespace kubedp::agent {
 using api::Json;
@@ -121,7 +123,26 @@ Result<Json> Agent::GarbageCollect(const Json& params) {
     ++reclaimed_total_;
     released.push_back(AllocationJson(candidate.allocation));
   }
-  return Json{{"released", released}, {"errors", errors}};
+  // A plugin killed between making the veth and asking for an address leaves
+  // a veth no allocation names. GC never runs alongside ADD (CNI spec), so
+  // every such veth is an orphan now.
+  Json orphans = Json::array();
+  auto held = store_->List();
+  auto links = netdev::LinksWithPrefix(kPodVethPrefix);
+  if (held.ok() && links.ok()) {
+    std::set<std::string> owned;
+    for (const auto& a : *held) owned.insert(a.host_ifname);
+    for (const auto& link : *links) {
+      if (link == kRouterDevice || link == kRouterPeer || owned.count(link)) continue;
+      if (Status s = netdev::DeleteLink(link); !s.ok()) {
+        errors.push_back(link + ": " + s.message());
+        continue;
+      }
+      log::Info("orphan veth removed", {{"interface", link}, {"reason", "CNI GC"}});
+      orphans.push_back(link);
+    }
+  }
+  return Json{{"released", released}, {"orphan_links", orphans}, {"errors", errors}};
 }
 
 Result<Json> Agent::Readiness() {

@@ -106,7 +106,8 @@ Result<pid_t> Spawn(const SpawnOptions& options, bool wait_ready, int timeout_ms
   return pid;
 }
 
-Result<CommandResult> RunCommand(const SpawnOptions& options, const std::string& stdin_text) {
+Result<CommandResult> RunCommand(const SpawnOptions& options, const std::string& stdin_text,
+                                 int kill_after_ms) {
   auto log = OpenLog(options.log_path);
   if (!log.ok()) return log.status();
   auto netns = OpenNetnsFd(options.netns);
@@ -131,6 +132,10 @@ Result<CommandResult> RunCommand(const SpawnOptions& options, const std::string&
   (void)!write(in[1], stdin_text.data(), stdin_text.size());
   close(in[1]);
   CommandResult result{0, ""};
+  if (kill_after_ms >= 0) {
+    pollfd p{.fd = out[0], .events = POLLIN, .revents = 0};
+    if (poll(&p, 1, kill_after_ms) == 0) kill(pid, SIGKILL);
+  }
   char buffer[4096];
   ssize_t n;
   while ((n = read(out[0], buffer, sizeof(buffer))) > 0) result.out.append(buffer, n);

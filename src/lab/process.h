@@ -30,7 +30,10 @@ struct CommandResult {
   std::string out;
 };
 // Runs to completion with stdin_text on stdin; stdout captured, stderr to log_path.
-Result<CommandResult> RunCommand(const SpawnOptions& options, const std::string& stdin_text);
+// kill_after_ms >= 0 sends SIGKILL if the command is still running by then
+// (tests use it to kill the CNI plugin part way through).
+Result<CommandResult> RunCommand(const SpawnOptions& options, const std::string& stdin_text,
+                                 int kill_after_ms = -1);
 
 // Sends SIGTERM, waits up to timeout_ms, then SIGKILL. Absent processes are fine.
 void Stop(pid_t pid, int timeout_ms = 5000);

@@ -172,6 +172,22 @@ Status SetLinkUp(const std::string& name) {
       name, [](rtnl_link* change) { rtnl_link_set_flags(change, IFF_UP); }, "bringing up");
 }
 
+Result<std::vector<std::string>> LinksWithPrefix(const std::string& prefix) {
+  auto sock = Connect();
+  if (!sock.ok()) return sock.status();
+  nl_cache* cache = nullptr;
+  if (int err = rtnl_link_alloc_cache(sock->get(), AF_UNSPEC, &cache); err < 0) {
+    return NlError(err, "listing links");
+  }
+  std::vector<std::string> names;
+  for (nl_object* obj = nl_cache_get_first(cache); obj; obj = nl_cache_get_next(obj)) {
+    const char* name = rtnl_link_get_name(reinterpret_cast<rtnl_link*>(obj));
+    if (name && std::string_view(name).starts_with(prefix)) names.emplace_back(name);
+  }
+  nl_cache_free(cache);
+  return names;
+}
+
 Result<int> LinkIndex(const std::string& name) {
   auto sock = Connect();
   if (!sock.ok()) return sock.status();

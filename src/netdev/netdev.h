@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "common/fd.h"
 #include "common/result.h"
@@ -38,6 +39,8 @@ Status CreateVethPair(const std::string& host_name, const std::string& peer_name
 Status DeleteLink(const std::string& name);
 Status RenameLink(const std::string& from, const std::string& to);
 Status SetLinkUp(const std::string& name);
+// Names of the links whose name starts with prefix.
+Result<std::vector<std::string>> LinksWithPrefix(const std::string& prefix);
 // 0 when the link does not exist.
 Result<int> LinkIndex(const std::string& name);
 Result<Mac> LinkMac(const std::string& name);
