@@ -4,6 +4,7 @@
  * leaves a pod. Composes the library: parse, source check, local delivery.
  */
 #include "lib/common.h"
+#include "lib/conntrack.h"
 #include "lib/endpoint.h"
 #include "lib/events.h"
 #include "lib/metrics.h"
@@ -35,6 +36,9 @@ int kdp_from_pod(struct __sk_buff *skb) {
 
   if (!kdp_source_is_sender(skb, pkt.ip4->saddr))
     return kdp_drop(skb, &pkt, KDP_DROP_SPOOFED_SOURCE, KDP_DIR_FROM_POD);
+
+  /* The verdict will drive policy; today it keeps the flow table for the CLI and GC. */
+  kdp_ct_track(skb, &pkt, &kdp_config.ct_timeouts);
 
   __u32 daddr = pkt.ip4->daddr;
   struct kdp_endpoint_info *dst = kdp_lookup_endpoint(daddr);

@@ -8,9 +8,19 @@
 struct kdp_packet {
   struct ethhdr *eth;
   struct iphdr *ip4;
-  __u16 sport; /* network byte order, 0 when not TCP/UDP or a fragment */
+  __u16 sport; /* network byte order; ICMP echo: the identifier; else 0 */
   __u16 dport;
+  __u8 tcp_flags; /* KDP_TCP_* of a TCP segment */
+  __u8 icmp_type; /* of an ICMP message */
+  __u8 trackable; /* TCP, UDP or ICMP echo with its ports/identifier parsed */
 };
+
+#define KDP_TCP_FIN 0x01
+#define KDP_TCP_SYN 0x02
+#define KDP_TCP_RST 0x04
+#define KDP_TCP_ACK 0x10
+#define KDP_ICMP_ECHO_REPLY 0
+#define KDP_ICMP_ECHO_REQUEST 8
 
 enum kdp_parse_result {
   KDP_PARSE_IPV4 = 0,
@@ -23,6 +33,53 @@ struct kdp_l4_ports {
   __u16 source;
   __u16 dest;
 };
+
+/* The part of a TCP header up to the flags byte. */
+struct kdp_tcp_head {
+  __u16 source;
+  __u16 dest;
+  __u32 seq;
+  __u32 ack_seq;
+  __u8 offset;
+  __u8 flags;
+};
+
+struct kdp_icmp_echo {
+  __u8 type;
+  __u8 code;
+  __u16 checksum;
+  __u16 id;
+  __u16 sequence;
+};
+
+KDP_INLINE int kdp_parse_l4(struct kdp_packet *pkt, void *l4, void *data_end) {
+  __u8 protocol = pkt->ip4->protocol;
+  if (protocol == IPPROTO_TCP_NUM) {
+    struct kdp_tcp_head *tcp = l4;
+    if ((void *)(tcp + 1) > data_end) return KDP_PARSE_MALFORMED;
+    pkt->sport = tcp->source;
+    pkt->dport = tcp->dest;
+    pkt->tcp_flags = tcp->flags;
+    pkt->trackable = 1;
+  } else if (protocol == IPPROTO_UDP_NUM) {
+    struct kdp_l4_ports *ports = l4;
+    if ((void *)(ports + 1) > data_end) return KDP_PARSE_MALFORMED;
+    pkt->sport = ports->source;
+    pkt->dport = ports->dest;
+    pkt->trackable = 1;
+  } else if (protocol == IPPROTO_ICMP_NUM) {
+    struct kdp_icmp_echo *icmp = l4;
+    if ((void *)(icmp + 1) > data_end) return KDP_PARSE_MALFORMED;
+    pkt->icmp_type = icmp->type;
+    if (icmp->type == KDP_ICMP_ECHO_REQUEST || icmp->type == KDP_ICMP_ECHO_REPLY) {
+      /* Request and reply carry the same identifier: it stands for both ports. */
+      pkt->sport = icmp->id;
+      pkt->dport = icmp->id;
+      pkt->trackable = 1;
+    }
+  }
+  return KDP_PARSE_IPV4;
+}
 
 KDP_INLINE int kdp_parse_ipv4(struct __sk_buff *skb, struct kdp_packet *pkt) {
   void *data = (void *)(long)skb->data;
@@ -38,16 +95,12 @@ KDP_INLINE int kdp_parse_ipv4(struct __sk_buff *skb, struct kdp_packet *pkt) {
 
   pkt->sport = 0;
   pkt->dport = 0;
+  pkt->tcp_flags = 0;
+  pkt->icmp_type = 0;
+  pkt->trackable = 0;
   /* Only the first fragment carries ports. */
   if (pkt->ip4->frag_off & bpf_htons(0x1fff)) return KDP_PARSE_IPV4;
-  if (pkt->ip4->protocol != IPPROTO_TCP_NUM && pkt->ip4->protocol != IPPROTO_UDP_NUM)
-    return KDP_PARSE_IPV4;
-
-  struct kdp_l4_ports *ports = (void *)pkt->ip4 + pkt->ip4->ihl * 4;
-  if ((void *)(ports + 1) > data_end) return KDP_PARSE_MALFORMED;
-  pkt->sport = ports->source;
-  pkt->dport = ports->dest;
-  return KDP_PARSE_IPV4;
+  return kdp_parse_l4(pkt, (void *)pkt->ip4 + pkt->ip4->ihl * 4, data_end);
 }
 
 /* Decrements the TTL with an incremental checksum update (RFC 1624), as a router does. */

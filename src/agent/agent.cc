@@ -108,9 +108,10 @@ Status Agent::Init() {
   KUBEDP_RETURN_IF_ERROR(datapath::CreateNodePinDir(config_.DatapathId()));
   kdp_node_config node_config{.pod_cidr = htonl(pod_cidr_.network),
                               .pod_cidr_mask = htonl(pod_cidr_.Mask()),
-                              .router_ip = htonl(allocator_->Gateway())};
-  auto program =
-      datapath::PodProgram::Load(datapath::NodePinDir(config_.DatapathId()), node_config);
+                              .router_ip = htonl(allocator_->Gateway()),
+                              .ct_timeouts = config_.ct_timeouts};
+  auto program = datapath::PodProgram::Load(datapath::NodePinDir(config_.DatapathId()), node_config,
+                                            config_.ct_max_entries);
   if (!program.ok()) return program.status();
   program_ = std::move(program).value();
 
@@ -266,8 +267,9 @@ Status Agent::Run() {
                             {ring_buffer__epoll_fd(events_), POLLIN, 0}};
     if (watcher_) fds.push_back({watcher_->fd(), POLLIN, 0});
     ReclaimPeriodically();
+    SweepConntrackPeriodically();
     auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(
-        next_reclaim_ - std::chrono::steady_clock::now());
+        std::min(next_reclaim_, next_ct_sweep_) - std::chrono::steady_clock::now());
     int timeout_ms = static_cast<int>(std::max<int64_t>(wait.count(), 0));
     if (poll(fds.data(), fds.size(), timeout_ms) < 0) {
       if (errno == EINTR) continue;
@@ -305,6 +307,10 @@ Result<Json> Agent::Handle(const std::string& method, const Json& params) {
     result = Reclaim(params);
   } else if (method == "ipam.gc") {
     result = GarbageCollect(params);
+  } else if (method == "ct.list") {
+    result = ListConntrack(params);
+  } else if (method == "ct.flush") {
+    result = FlushConntrack();
   } else if (method == "ready") {
     result = Readiness();
   }
@@ -466,7 +472,8 @@ Result<Json> Agent::DescribeStatus() {
                                {"current", endpoint["program_id"] == program_->ProgramId()}});
   }
   Json maps = Json::array();
-  for (int fd : {program_->EndpointsFd(), program_->MetricsFd(), program_->EventsFd()}) {
+  for (int fd :
+       {program_->EndpointsFd(), program_->CtFd(), program_->MetricsFd(), program_->EventsFd()}) {
     auto fill = datapath::DescribeMap(fd);
     if (!fill.ok()) continue;
     maps.push_back(Json{{"name", fill->name},
@@ -494,7 +501,8 @@ Result<Json> Agent::DescribeStatus() {
               {"recent_drops", Json(recent_drops_)},
               {"manifest_errors", Json(manifest_errors_)},
               {"cluster", ClusterCounts()},
-              {"ipam", IpamSummary()}};
+              {"ipam", IpamSummary()},
+              {"conntrack", ConntrackSummary()}};
 }
 
 Status Agent::Uninstall(const AgentConfig& config, bool remove_state) {

@@ -15,6 +15,7 @@
 #include "datapath/pod_program.h"
 #include "ipam/allocator.h"
 #include "ipam/store.h"
+#include "kubedp/abi.h"
 #include "source/directory_watcher.h"
 #include "source/manifest_dir.h"
 
@@ -34,6 +35,9 @@ struct AgentConfig {
   int64_t ipam_grace_seconds = 60;
   // How often the agent looks for allocations of pods that are gone.
   int64_t ipam_reclaim_interval_seconds = 30;
+  uint32_t ct_max_entries = KDP_CT_DEFAULT_MAX;
+  int64_t ct_gc_interval_seconds = 10;
+  kdp_ct_timeouts ct_timeouts{};  // filled with control::DefaultCtTimeouts() by main
 
   const std::string& DatapathId() const { return datapath_id.empty() ? node_name : datapath_id; }
 };
@@ -72,6 +76,12 @@ class Agent {
   Result<api::Json> GetEndpoint(const api::Json& params);
   Status ReleaseEndpoint(const ipam::Allocation& endpoint, const std::string& reason);
 
+  // Conntrack (conntrack_handlers.cc).
+  Result<api::Json> ListConntrack(const api::Json& params);
+  Result<api::Json> FlushConntrack();
+  api::Json ConntrackSummary();
+  void SweepConntrackPeriodically();
+
   // IPAM housekeeping (ipam_handlers.cc).
   Result<api::Json> ListAllocations();
   Result<api::Json> Reclaim(const api::Json& params);
@@ -103,6 +113,9 @@ class Agent {
   uint64_t exhaustion_events_ = 0;
   uint64_t reclaimed_total_ = 0;
   std::chrono::steady_clock::time_point next_reclaim_;
+  std::chrono::steady_clock::time_point next_ct_sweep_;
+  uint64_t ct_swept_total_ = 0;
+  uint64_t ct_last_sweep_removed_ = 0;
 };
 
 }  // namespace kubedp::agent

@@ -1,6 +1,7 @@
 // IPAM housekeeping of the agent: listing holders, reclaiming addresses of pods
 // that are gone (periodically and on demand), CNI GC, and readiness for CNI STATUS.
-#include <sys/stat.h>
+#include <linux/magic.h>
+#include <sys/statfs.h>
 
 #include <chrono>
 #include <set>
@@ -37,9 +38,12 @@ Json AllocationJson(const ipam::Allocation& a) {
 
 }  // namespace
 
+// A namespace is alive while its path is an nsfs mount; a plain file left at
+// the path (the mount gone) does not keep an address.
 bool Agent::NetnsExists(const ipam::Allocation& allocation) const {
-  struct stat info {};
-  return !allocation.netns.empty() && stat(allocation.netns.c_str(), &info) == 0;
+  struct statfs info {};
+  return !allocation.netns.empty() && statfs(allocation.netns.c_str(), &info) == 0 &&
+         info.f_type == NSFS_MAGIC;
 }
 
 bool Agent::PodKnown(const ipam::Allocation& allocation) const {

@@ -4,6 +4,7 @@
 
 #include "agent/agent.h"
 #include "common/log.h"
+#include "control/conntrack.h"
 #include "datapath/libbpf_log.h"
 
 int main(int argc, char** argv) {
@@ -31,6 +32,22 @@ int main(int argc, char** argv) {
   app.add_option("--ipam-reclaim-interval-seconds", config.ipam_reclaim_interval_seconds,
                  "How often to look for addresses of pods that are gone")
       ->capture_default_str();
+  config.ct_timeouts = kubedp::control::DefaultCtTimeouts();
+  auto& ct = config.ct_timeouts;
+  app.add_option("--ct-max-entries", config.ct_max_entries, "Size of the conntrack map")
+      ->capture_default_str();
+  app.add_option("--ct-gc-interval-seconds", config.ct_gc_interval_seconds,
+                 "How often expired conntrack records are removed")
+      ->capture_default_str();
+  app.add_option("--ct-timeout-tcp-syn", ct.tcp_syn, "Seconds")->capture_default_str();
+  app.add_option("--ct-timeout-tcp-established", ct.tcp_established, "Seconds")
+      ->capture_default_str();
+  app.add_option("--ct-timeout-tcp-fin-wait", ct.tcp_fin_wait, "Seconds")->capture_default_str();
+  app.add_option("--ct-timeout-tcp-close", ct.tcp_close, "Seconds")->capture_default_str();
+  app.add_option("--ct-timeout-udp", ct.udp_unreplied, "Seconds, before a reply")
+      ->capture_default_str();
+  app.add_option("--ct-timeout-udp-replied", ct.udp_replied, "Seconds")->capture_default_str();
+  app.add_option("--ct-timeout-icmp", ct.icmp, "Seconds")->capture_default_str();
   app.add_option("--log-level", log_level, "debug, info, warn or error")->default_val("info");
   app.add_flag("--uninstall", uninstall, "Remove pins, devices and socket of this node, then exit");
   app.add_flag("--remove-state", remove_state, "With --uninstall: also delete the store");

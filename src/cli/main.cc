@@ -111,6 +111,19 @@ void PrintAllocations(const Json& allocations) {
   }
 }
 
+void PrintConntrack(const Json& rows) {
+  std::cout << Pad("PROTO", 6) << Pad("SOURCE", 22) << Pad("DESTINATION", 22) << Pad("STATE", 12)
+            << Pad("PACKETS", 12) << Pad("AGE", 8) << "EXPIRES\n";
+  for (const auto& r : rows) {
+    std::cout << Pad(Str(r["protocol"]), 6)
+              << Pad(Str(r["source"]) + ":" + Str(r["source_port"]), 22)
+              << Pad(Str(r["destination"]) + ":" + Str(r["destination_port"]), 22)
+              << Pad(Str(r["state"]), 12)
+              << Pad(Str(r["packets_original"]) + "/" + Str(r["packets_reply"]), 12)
+              << Pad(Str(r["age_seconds"]) + "s", 8) << Str(r["expires_in_seconds"]) << "s\n";
+  }
+}
+
 void PrintReclaim(const Json& result) {
   bool dry = result["dry_run"].get<bool>();
   std::cout << (dry ? "Would free " : "Freed ") << result["released"].size() << " address(es)\n";
@@ -173,6 +186,19 @@ int main(int argc, char** argv) {
   ipam_gc->add_option("--grace-seconds", gc_grace_seconds,
                       "Only allocations older than this (default: the agent's grace period)");
 
+  Target ct_target;
+  std::string ct_address, ct_protocol;
+  int ct_port = -1;
+  auto* ct = app.add_subcommand("ct", "Connection tracking table of the node");
+  ct->require_subcommand(1);
+  auto* ct_list = ct->add_subcommand("list", "Tracked flows, oriented from their initiator");
+  AddTargetOptions(ct_list, ct_target);
+  ct_list->add_option("--address", ct_address, "Only flows with this address at either end");
+  ct_list->add_option("--port", ct_port, "Only flows with this port at either end");
+  ct_list->add_option("--protocol", ct_protocol, "TCP, UDP or ICMP");
+  auto* ct_flush = ct->add_subcommand("flush", "Remove every tracked flow");
+  AddTargetOptions(ct_flush, ct_target);
+
   auto* lab = app.add_subcommand("lab", "A local cluster dataplane in network namespaces");
   lab->require_subcommand(1);
   std::string lab_file, lab_name, lab_output = "text";
@@ -201,6 +227,18 @@ int main(int argc, char** argv) {
 
   if (*status) return CallAndPrint(status_target, "status", PrintStatus);
   if (*endpoint_list) return CallAndPrint(endpoint_target, "endpoint.list", PrintEndpoints);
+  if (*ct_list) {
+    Json params = Json::object();
+    if (!ct_address.empty()) params["address"] = ct_address;
+    if (ct_port >= 0) params["port"] = ct_port;
+    if (!ct_protocol.empty()) params["protocol"] = ct_protocol;
+    return CallAndPrint(ct_target, "ct.list", PrintConntrack, params);
+  }
+  if (*ct_flush) {
+    return CallAndPrint(ct_target, "ct.flush", [](const Json& r) {
+      std::cout << "flushed " << Str(r["flushed"]) << " flows\n";
+    });
+  }
   if (*ipam_list) return CallAndPrint(ipam_target, "ipam.list", PrintAllocations);
   if (*ipam_gc) {
     Json params{{"dry_run", gc_dry_run}};

@@ -10,7 +10,9 @@ std::vector<ReclaimCandidate> FindReclaimable(const std::vector<ipam::Allocation
   std::vector<ReclaimCandidate> candidates;
   for (const auto& allocation : allocations) {
     int64_t age = now - allocation.created_at;
-    if (age < grace_seconds) continue;
+    // Ages are whole seconds: "older than" must be strictly more, or a grace
+    // of 1 s could reclaim an address a moment after it was handed out.
+    if (age <= grace_seconds) continue;
     if (observed.netns_exists(allocation)) continue;
     if (observed.pod_known(allocation)) continue;
     candidates.push_back({allocation, "network namespace " + allocation.netns +

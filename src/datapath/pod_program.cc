@@ -16,13 +16,17 @@ PodProgram::~PodProgram() {
 }
 
 Result<std::unique_ptr<PodProgram>> PodProgram::Load(const std::string& pin_dir,
-                                                     const kdp_node_config& config) {
+                                                     const kdp_node_config& config,
+                                                     uint32_t ct_max_entries) {
   LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = pin_dir.c_str());
   kdp_pod* skeleton = kdp_pod__open_opts(&opts);
   if (!skeleton) return Status::FromErrno(errno, "opening the pod program");
   std::unique_ptr<PodProgram> program(new PodProgram(skeleton));
 
   skeleton->rodata->kdp_config = config;
+  if (int err = bpf_map__set_max_entries(skeleton->maps.kdp_ct, ct_max_entries); err != 0) {
+    return Status::FromErrno(err, "sizing the conntrack map");
+  }
   if (int err = kdp_pod__load(skeleton); err != 0) {
     return Status::FromErrno(err, "loading the pod program (pins in " + pin_dir + ")");
   }
@@ -47,6 +51,9 @@ int PodProgram::MetricsFd() const {
 }
 int PodProgram::EventsFd() const {
   return bpf_map__fd(skeleton_->maps.kdp_events);
+}
+int PodProgram::CtFd() const {
+  return bpf_map__fd(skeleton_->maps.kdp_ct);
 }
 
 }  // namespace kubedp::datapath

@@ -16,8 +16,11 @@ namespace kubedp::datapath {
 
 class PodProgram {
  public:
+  // ct_max_entries sizes the conntrack map; a pinned map of another size is
+  // an error (resizing needs an uninstall: the table would be lost).
   static Result<std::unique_ptr<PodProgram>> Load(const std::string& pin_dir,
-                                                  const kdp_node_config& config);
+                                                  const kdp_node_config& config,
+                                                  uint32_t ct_max_entries = KDP_CT_DEFAULT_MAX);
   ~PodProgram();
   PodProgram(const PodProgram&) = delete;
   PodProgram& operator=(const PodProgram&) = delete;
@@ -26,6 +29,7 @@ class PodProgram {
   int EndpointsFd() const;
   int MetricsFd() const;
   int EventsFd() const;
+  int CtFd() const;
   uint32_t ProgramId() const { return program_id_; }
   // Instructions the verifier processed: the complexity budget tests track.
   uint32_t VerifiedInstructions() const { return verified_insns_; }

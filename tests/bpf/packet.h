@@ -34,7 +34,12 @@ struct PacketSpec {
   uint16_t dport = 8080;
   uint8_t ttl = 64;
   uint16_t ethertype = ETH_P_IP;
+  uint8_t tcp_flags = 0;  // for TCP: FIN 0x01, SYN 0x02, RST 0x04, ACK 0x10
+  uint8_t icmp_type = 8;  // for ICMP: echo request
+  uint16_t icmp_id = 0;
 };
+
+inline constexpr uint8_t kFin = 0x01, kSyn = 0x02, kRst = 0x04, kAck = 0x10;
 
 inline std::vector<uint8_t> BuildPacket(const PacketSpec& spec) {
   std::vector<uint8_t> frame(sizeof(ethhdr) + sizeof(iphdr) + sizeof(udphdr) + 16, 0);
@@ -51,9 +56,19 @@ inline std::vector<uint8_t> BuildPacket(const PacketSpec& spec) {
   ip->saddr = htonl(spec.saddr);
   ip->daddr = htonl(spec.daddr);
   ip->check = Ipv4Checksum(*ip);
-  auto* ports = reinterpret_cast<uint16_t*>(ip + 1);
-  ports[0] = htons(spec.sport);
-  ports[1] = htons(spec.dport);
+  auto* l4 = reinterpret_cast<uint8_t*>(ip + 1);
+  if (spec.protocol == IPPROTO_ICMP) {
+    l4[0] = spec.icmp_type;
+    uint16_t id = htons(spec.icmp_id);
+    std::memcpy(l4 + 4, &id, sizeof(id));
+    return frame;
+  }
+  uint16_t ports[2] = {htons(spec.sport), htons(spec.dport)};
+  std::memcpy(l4, ports, sizeof(ports));
+  if (spec.protocol == IPPROTO_TCP) {
+    l4[12] = 5 << 4;  // data offset: 20 bytes
+    l4[13] = spec.tcp_flags;
+  }
   return frame;
 }
 

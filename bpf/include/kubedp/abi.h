@@ -19,9 +19,12 @@
 #define KDP_MAP_ENDPOINTS "kdp_endpoints"
 #define KDP_MAP_METRICS "kdp_metrics"
 #define KDP_MAP_EVENTS "kdp_events"
+#define KDP_MAP_CT "kdp_ct"
 
 #define KDP_ENDPOINTS_MAX 65536
 #define KDP_EVENTS_RING_BYTES (256 * 1024)
+/* Default conntrack size; the agent sets it from --ct-max-entries at load. */
+#define KDP_CT_DEFAULT_MAX 262144
 
 /*
  * Verdicts and drop reasons, one registry. X(NAME, code, "label"):
@@ -107,6 +110,71 @@ struct kdp_drop_event {
 };
 
 /*
+ * kdp_ct: LRU_HASH, one record per flow seen by both directions. The key is
+ * the flow's two endpoints in a canonical order (lower address first, then
+ * lower port), so a packet and its reply find the same record; the record
+ * remembers which endpoint started the flow. ICMP echo uses the identifier as
+ * both ports.
+ */
+struct kdp_ct_key {
+  __u32 addr_a; /* network byte order; (addr_a, port_a) <= (addr_b, port_b) */
+  __u32 addr_b;
+  __u16 port_a; /* network byte order */
+  __u16 port_b;
+  __u8 protocol;
+  __u8 reserved[3];
+};
+
+enum kdp_ct_state {
+  KDP_CT_UNREPLIED = 1,   /* UDP/ICMP: only the initiator has sent */
+  KDP_CT_SYN_SENT = 2,    /* TCP: SYN seen, no reply yet */
+  KDP_CT_ESTABLISHED = 3, /* both directions seen */
+  KDP_CT_FIN_WAIT = 4,    /* TCP: one side sent FIN */
+  KDP_CT_CLOSING = 5,     /* TCP: both sides sent FIN */
+  KDP_CT_CLOSED = 6,      /* TCP: RST seen */
+};
+
+/* kdp_ct_entry.flags */
+#define KDP_CT_F_INITIATOR_IS_A 0x01 /* the flow was started by (addr_a, port_a) */
+#define KDP_CT_F_SEEN_REPLY 0x02
+#define KDP_CT_F_FIN_ORIGINAL 0x04
+#define KDP_CT_F_FIN_REPLY 0x08
+
+struct kdp_ct_entry {
+  __u64 created_ns;   /* bpf_ktime_get_ns(): CLOCK_MONOTONIC */
+  __u64 last_seen_ns;
+  __u64 expires_ns;   /* garbage once the clock passes it */
+  __u64 packets_original;
+  __u64 packets_reply;
+  __u64 bytes_original;
+  __u64 bytes_reply;
+  __u8 state; /* kdp_ct_state */
+  __u8 flags; /* KDP_CT_F_* */
+  __u16 reserved16;
+  __u32 reserved32;
+};
+
+/* What conntrack says about a packet. */
+enum kdp_ct_verdict {
+  KDP_CT_NEW = 0,          /* first packet of a flow (or of a reused tuple) */
+  KDP_CT_ORIGINAL = 1,     /* later packet from the initiator */
+  KDP_CT_REPLY = 2,        /* packet from the responder */
+  KDP_CT_UNTRACKED = 3,    /* not TCP, UDP or ICMP echo */
+};
+
+/* Timeouts in seconds, per protocol and state (set at load from agent flags). */
+struct kdp_ct_timeouts {
+  __u32 tcp_syn;
+  __u32 tcp_established;
+  __u32 tcp_fin_wait;
+  __u32 tcp_close;
+  __u32 udp_unreplied;
+  __u32 udp_replied;
+  __u32 icmp;
+  __u32 reserved;
+};
+
+/*
  * Per-node settings, fixed when the programs are loaded (read-only data set
  * through the skeleton before load, so objects are built once).
  */
@@ -115,6 +183,7 @@ struct kdp_node_config {
   __u32 pod_cidr_mask; /* network byte order */
   __u32 router_ip;     /* the pods' gateway, network byte order */
   __u32 reserved;
+  struct kdp_ct_timeouts ct_timeouts;
 };
 
 #endif /* KUBEDP_ABI_H */

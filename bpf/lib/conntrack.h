@@ -1,0 +1,144 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Connection tracking: one record per flow, found from both directions
+ * through a canonical key, so no record can miss the close its partner saw.
+ */
+#ifndef KUBEDP_LIB_CONNTRACK_H
+#define KUBEDP_LIB_CONNTRACK_H
+
+#include "common.h"
+#include "parse.h"
+
+struct {
+  __uint(type, BPF_MAP_TYPE_LRU_HASH);
+  __uint(max_entries, KDP_CT_DEFAULT_MAX);
+  __type(key, struct kdp_ct_key);
+  __type(value, struct kdp_ct_entry);
+  __uint(pinning, LIBBPF_PIN_BY_NAME);
+} kdp_ct SEC(".maps");
+
+#define KDP_NS_PER_SEC 1000000000ULL
+
+/* Builds the canonical key; returns true when the packet's source is side a. */
+KDP_INLINE bool kdp_ct_key_of(const struct kdp_packet *pkt, struct kdp_ct_key *key) {
+  __u32 saddr = bpf_ntohl(pkt->ip4->saddr), daddr = bpf_ntohl(pkt->ip4->daddr);
+  __u16 sport = bpf_ntohs(pkt->sport), dport = bpf_ntohs(pkt->dport);
+  bool source_is_a = saddr < daddr || (saddr == daddr && sport <= dport);
+  key->protocol = pkt->ip4->protocol;
+  if (source_is_a) {
+    key->addr_a = pkt->ip4->saddr;
+    key->addr_b = pkt->ip4->daddr;
+    key->port_a = pkt->sport;
+    key->port_b = pkt->dport;
+  } else {
+    key->addr_a = pkt->ip4->daddr;
+    key->addr_b = pkt->ip4->saddr;
+    key->port_a = pkt->dport;
+    key->port_b = pkt->sport;
+  }
+  return source_is_a;
+}
+
+KDP_INLINE __u64 kdp_ct_lifetime(const volatile struct kdp_ct_timeouts *t, __u8 protocol, __u8 state) {
+  __u32 seconds;
+  if (protocol == IPPROTO_TCP_NUM) {
+    switch (state) {
+      case KDP_CT_SYN_SENT:
+        seconds = t->tcp_syn;
+        break;
+      case KDP_CT_ESTABLISHED:
+        seconds = t->tcp_established;
+        break;
+      case KDP_CT_FIN_WAIT:
+        seconds = t->tcp_fin_wait;
+        break;
+      default: /* closing, closed */
+        seconds = t->tcp_close;
+    }
+  } else if (protocol == IPPROTO_UDP_NUM) {
+    seconds = state == KDP_CT_ESTABLISHED ? t->udp_replied : t->udp_unreplied;
+  } else {
+    seconds = t->icmp;
+  }
+  return (__u64)seconds * KDP_NS_PER_SEC;
+}
+
+KDP_INLINE bool kdp_tcp_opens(const struct kdp_packet *pkt) {
+  return (pkt->tcp_flags & (KDP_TCP_SYN | KDP_TCP_ACK | KDP_TCP_RST)) == KDP_TCP_SYN;
+}
+
+/* A fresh record for the first packet of a flow (or of a reused tuple). */
+KDP_INLINE int kdp_ct_create(const struct kdp_packet *pkt, const struct kdp_ct_key *key,
+                             bool source_is_a, __u32 length, __u64 now,
+                             const volatile struct kdp_ct_timeouts *timeouts) {
+  struct kdp_ct_entry entry = {};
+  __u8 protocol = key->protocol;
+  if (protocol == IPPROTO_TCP_NUM) {
+    /* A flow first seen mid-stream (e.g. tracked before a map flush) counts as established. */
+    entry.state = kdp_tcp_opens(pkt) ? KDP_CT_SYN_SENT : KDP_CT_ESTABLISHED;
+    if (pkt->tcp_flags & KDP_TCP_RST) entry.state = KDP_CT_CLOSED;
+  } else {
+    entry.state = KDP_CT_UNREPLIED;
+  }
+  entry.flags = source_is_a ? KDP_CT_F_INITIATOR_IS_A : 0;
+  entry.created_ns = now;
+  entry.last_seen_ns = now;
+  entry.expires_ns = now + kdp_ct_lifetime(timeouts, protocol, entry.state);
+  entry.packets_original = 1;
+  entry.bytes_original = length;
+  bpf_map_update_elem(&kdp_ct, key, &entry, BPF_ANY);
+  return KDP_CT_NEW;
+}
+
+KDP_INLINE __u8 kdp_ct_next_state(const struct kdp_packet *pkt, struct kdp_ct_entry *entry,
+                                  bool original) {
+  __u8 state = entry->state;
+  if (!original) entry->flags |= KDP_CT_F_SEEN_REPLY;
+  if (pkt->ip4->protocol != IPPROTO_TCP_NUM) {
+    return (entry->flags & KDP_CT_F_SEEN_REPLY) ? KDP_CT_ESTABLISHED : state;
+  }
+  if (pkt->tcp_flags & KDP_TCP_RST) return KDP_CT_CLOSED;
+  if (pkt->tcp_flags & KDP_TCP_FIN) {
+    entry->flags |= original ? KDP_CT_F_FIN_ORIGINAL : KDP_CT_F_FIN_REPLY;
+    __u8 both = KDP_CT_F_FIN_ORIGINAL | KDP_CT_F_FIN_REPLY;
+    return (entry->flags & both) == both ? KDP_CT_CLOSING : KDP_CT_FIN_WAIT;
+  }
+  if (state == KDP_CT_SYN_SENT && (entry->flags & KDP_CT_F_SEEN_REPLY)) return KDP_CT_ESTABLISHED;
+  return state;
+}
+
+/*
+ * Tracks the packet and says whether it opens, continues or answers a flow.
+ * An expired record, or a SYN on a closing or closed one, starts afresh: the
+ * same tuple can be used again at once after a close.
+ */
+KDP_INLINE int kdp_ct_track(struct __sk_buff *skb, const struct kdp_packet *pkt,
+                            const volatile struct kdp_ct_timeouts *timeouts) {
+  if (!pkt->trackable) return KDP_CT_UNTRACKED;
+  struct kdp_ct_key key = {};
+  bool source_is_a = kdp_ct_key_of(pkt, &key);
+  __u64 now = bpf_ktime_get_ns();
+
+  struct kdp_ct_entry *entry = bpf_map_lookup_elem(&kdp_ct, &key);
+  bool reopened = entry && pkt->ip4->protocol == IPPROTO_TCP_NUM && kdp_tcp_opens(pkt) &&
+                  entry->state >= KDP_CT_CLOSING;
+  if (!entry || entry->expires_ns < now || reopened) {
+    return kdp_ct_create(pkt, &key, source_is_a, skb->len, now, timeouts);
+  }
+
+  bool original = ((entry->flags & KDP_CT_F_INITIATOR_IS_A) != 0) == source_is_a;
+  if (original) {
+    __sync_fetch_and_add(&entry->packets_original, 1);
+    __sync_fetch_and_add(&entry->bytes_original, skb->len);
+  } else {
+    __sync_fetch_and_add(&entry->packets_reply, 1);
+    __sync_fetch_and_add(&entry->bytes_reply, skb->len);
+  }
+  __u8 state = kdp_ct_next_state(pkt, entry, original);
+  entry->state = state;
+  entry->last_seen_ns = now;
+  entry->expires_ns = now + kdp_ct_lifetime(timeouts, key.protocol, state);
+  return original ? KDP_CT_ORIGINAL : KDP_CT_REPLY;
+}
+
+#endif /* KUBEDP_LIB_CONNTRACK_H */
