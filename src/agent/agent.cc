@@ -13,6 +13,7 @@
 #include "common/log.h"
 #include "common/reasons.h"
 #include "control/endpoints.h"
+#include "control/policy_oracle.h"
 #include "datapath/maps.h"
 #include "datapath/pins.h"
 #include "datapath/tc.h"
@@ -311,6 +312,8 @@ Result<Json> Agent::Handle(const std::string& method, const Json& params) {
     result = ListConntrack(params);
   } else if (method == "ct.flush") {
     result = FlushConntrack();
+  } else if (method == "policy.trace") {
+    result = TracePolicy(params);
   } else if (method == "ready") {
     result = Readiness();
   }
@@ -431,6 +434,41 @@ Result<Json> Agent::ListEndpoints() {
                         {"program_id", attached.ok() ? *attached : 0u}});
   }
   return list;
+}
+
+// What the cluster's NetworkPolicies say about a connection, from the state alone.
+Result<Json> Agent::TracePolicy(const Json& params) {
+  if (!manifests_) return Status::Invalid("the agent has no cluster state source");
+  control::ConnectionQuery query;
+  query.source.pod = params.value("from", "");
+  query.source.ip = params.value("from_ip", "");
+  query.destination.pod = params.value("to", "");
+  query.destination.ip = params.value("to_ip", "");
+  query.port = params.value("port", 0);
+  query.protocol = params.value("protocol", "TCP");
+  for (const auto& [side, key] :
+       {std::pair{"from", query.source.pod}, std::pair{"to", query.destination.pod}}) {
+    if (!key.empty() && !manifests_->State().pods.contains(key)) {
+      return Status::NotFound(std::string("--") + side + " " + key + ": no such pod");
+    }
+  }
+  control::PolicyVerdict verdict = control::EvaluatePolicy(manifests_->State(), query);
+  auto direction = [](const control::DirectionVerdict& d) {
+    Json rules = Json::array();
+    for (const auto& r : d.allowed_by) {
+      rules.push_back(
+          Json{{"policy", r.policy}, {"direction", r.direction}, {"rule", r.rule_index}});
+    }
+    return Json{{"isolated", d.isolated},
+                {"allowed", d.allowed},
+                {"allowed_by", rules},
+                {"isolating_policies", d.isolating_policies}};
+  };
+  return Json{{"allowed", verdict.allowed},
+              {"reason", verdict.reason},
+              {"egress", direction(verdict.egress)},
+              {"ingress", direction(verdict.ingress)},
+              {"text", control::FormatVerdict(verdict)}};
 }
 
 Json Agent::ClusterCounts() const {

@@ -94,6 +94,7 @@ class Agent {
   Result<api::Json> DescribeStatus();
   api::Json MetricsJson();
   api::Json ClusterCounts() const;
+  Result<api::Json> TracePolicy(const api::Json& params);
 
   static int OnRingEvent(void* ctx, void* data, size_t size);
 

@@ -186,6 +186,19 @@ int main(int argc, char** argv) {
   ipam_gc->add_option("--grace-seconds", gc_grace_seconds,
                       "Only allocations older than this (default: the agent's grace period)");
 
+  Target trace_target;
+  std::string trace_from, trace_to, trace_protocol = "TCP";
+  int trace_port = 0;
+  auto* policy = app.add_subcommand("policy", "NetworkPolicy");
+  policy->require_subcommand(1);
+  auto* trace = policy->add_subcommand(
+      "trace", "Would this connection be allowed, and by which policy and rule?");
+  AddTargetOptions(trace, trace_target);
+  trace->add_option("--from", trace_from, "Source pod NS/POD (or an IPv4 address)")->required();
+  trace->add_option("--to", trace_to, "Destination pod NS/POD (or an IPv4 address)")->required();
+  trace->add_option("--port", trace_port, "Destination port")->required();
+  trace->add_option("--protocol", trace_protocol, "TCP, UDP or SCTP")->capture_default_str();
+
   Target ct_target;
   std::string ct_address, ct_protocol;
   int ct_port = -1;
@@ -227,6 +240,16 @@ int main(int argc, char** argv) {
 
   if (*status) return CallAndPrint(status_target, "status", PrintStatus);
   if (*endpoint_list) return CallAndPrint(endpoint_target, "endpoint.list", PrintEndpoints);
+  if (*trace) {
+    auto side = [](const std::string& value, const char* pod_key, const char* ip_key) {
+      return value.find('/') != std::string::npos ? Json{{pod_key, value}} : Json{{ip_key, value}};
+    };
+    Json params{{"port", trace_port}, {"protocol", trace_protocol}};
+    params.update(side(trace_from, "from", "from_ip"));
+    params.update(side(trace_to, "to", "to_ip"));
+    return CallAndPrint(
+        trace_target, "policy.trace", [](const Json& r) { std::cout << Str(r["text"]); }, params);
+  }
   if (*ct_list) {
     Json params = Json::object();
     if (!ct_address.empty()) params["address"] = ct_address;

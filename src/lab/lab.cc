@@ -14,11 +14,13 @@
 #include "api/rpc.h"
 #include "common/ip.h"
 #include "common/log.h"
+#include "control/policy_oracle.h"
 #include "datapath/pins.h"
 #include "k8s/decode.h"
 #include "lab/probe.h"
 #include "lab/process.h"
 #include "netdev/netdev.h"
+#include "source/manifest_dir.h"
 
 namespace kubedp::lab {
 namespace fs = std::filesystem;
@@ -547,9 +549,32 @@ std::vector<std::string> FindLabs() {
   return {labs.begin(), labs.end()};
 }
 
+namespace {
+
+// The cluster as the lab's agents read it: every node's manifest directory.
+k8s::ClusterState LabClusterState(const std::string& name, const Json& state) {
+  k8s::ClusterState cluster;
+  for (const auto& node : state["nodes"]) {
+    source::ManifestDirectory dir(NodeDir(name, node["name"].get<std::string>()) + "/manifests");
+    dir.Reload();
+    const k8s::ClusterState& part = dir.State();
+    cluster.namespaces.insert(part.namespaces.begin(), part.namespaces.end());
+    cluster.pods.insert(part.pods.begin(), part.pods.end());
+    cluster.services.insert(part.services.begin(), part.services.end());
+    cluster.endpoint_slices.insert(part.endpoint_slices.begin(), part.endpoint_slices.end());
+    cluster.network_policies.insert(part.network_policies.begin(), part.network_policies.end());
+    cluster.nodes.insert(part.nodes.begin(), part.nodes.end());
+    cluster.config_maps.insert(part.config_maps.begin(), part.config_maps.end());
+  }
+  return cluster;
+}
+
+}  // namespace
+
 Result<std::vector<ProbeCell>> ProbeMatrix(const std::string& name) {
   auto state = LoadState(name);
   if (!state.ok()) return state.status();
+  const k8s::ClusterState cluster = LabClusterState(name, *state);
   const Json& pods = (*state)["pods"];
   std::vector<std::vector<ProbeCell>> per_source(pods.size());
   std::vector<std::thread> workers;
@@ -566,6 +591,12 @@ Result<std::vector<ProbeCell>> ProbeMatrix(const std::string& name) {
         auto ip = ParseIpv4(to.value("ip", ""));
         for (const auto& port : to["ports"]) {
           ProbeCell cell{from_key, to_key, port["port"], port["protocol"], true, false, ""};
+          // Expected: what the cluster's NetworkPolicies say (the oracle).
+          control::ConnectionQuery query{.source = {.pod = from_key},
+                                         .destination = {.pod = to_key},
+                                         .port = cell.port,
+                                         .protocol = cell.protocol};
+          cell.expected = control::EvaluatePolicy(cluster, query).allowed;
           if (!guard.ok()) {
             cell.detail = guard.status().message();
           } else if (!ip.ok()) {

@@ -66,7 +66,7 @@ struct ProbeCell {
   std::string to;    // ns/pod
   int port;
   std::string protocol;
-  bool expected;  // what the cluster's semantics say (today: everything is allowed)
+  bool expected;  // what the cluster's NetworkPolicies say (the policy oracle)
   bool observed;  // what happened on the wire
   std::string detail;
 };

@@ -55,7 +55,8 @@ ProbeResult ProbeTcp(const ProbeTarget& target, int timeout_ms) {
   result.connected = true;
   std::string reply;
   char buffer[512];
-  while (Wait(fd.get(), POLLIN, timeout_ms)) {
+  // The server greets at once and keeps the connection: one line is the answer.
+  while (reply.find('\n') == std::string::npos && Wait(fd.get(), POLLIN, timeout_ms)) {
     ssize_t n = recv(fd.get(), buffer, sizeof(buffer), 0);
     if (n <= 0) break;
     reply.append(buffer, static_cast<size_t>(n));
