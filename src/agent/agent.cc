@@ -8,12 +8,16 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 
 #include "common/log.h"
 #include "common/reasons.h"
 #include "control/endpoints.h"
 #include "control/policy_oracle.h"
+#include "control/port_ranges.h"
 #include "datapath/maps.h"
 #include "datapath/pins.h"
 #include "datapath/tc.h"
@@ -97,6 +101,7 @@ Status Agent::Init() {
     watcher_.emplace(std::move(watcher).value());
   }
   KUBEDP_RETURN_IF_ERROR(ResolvePodCidr());
+  KUBEDP_RETURN_IF_ERROR(CheckPortRanges());
 
   auto store = ipam::Store::Open(config_.state_dir + "/endpoints.db");
   if (!store.ok()) return store.status();
@@ -149,6 +154,58 @@ Status Agent::ResolvePodCidr() {
   auto parsed = Ipv4Cidr::Parse(cidr);
   if (!parsed.ok()) return parsed.status().Context("pod CIDR of node " + config_.node_name);
   pod_cidr_ = *parsed;
+  return Status::Ok();
+}
+
+namespace {
+
+Result<std::string> ReadSysctl(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return Status::FromErrno(errno, "reading " + path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+}  // namespace
+
+// An ephemeral port inside the NodePort range is a connection whose replies a
+// NodePort could claim: reserve the range and report any overlap.
+Status Agent::CheckPortRanges() {
+  const std::string kEphemeral = "/proc/sys/net/ipv4/ip_local_port_range";
+  const std::string kReserved = "/proc/sys/net/ipv4/ip_local_reserved_ports";
+  auto nodeports = control::ParsePortRange(config_.nodeport_range);
+  if (!nodeports.ok()) return nodeports.status().Context("--nodeport-range");
+  auto ephemeral_text = ReadSysctl(kEphemeral);
+  if (!ephemeral_text.ok()) return ephemeral_text.status();
+  auto ephemeral = control::ParsePortRange(*ephemeral_text);
+  if (!ephemeral.ok()) return ephemeral.status().Context(kEphemeral);
+
+  port_checks_ = Json{{"nodeport_range", nodeports->ToString()},
+                      {"ephemeral_range", ephemeral->ToString()},
+                      {"overlap", nullptr}};
+  if (auto overlap = control::Overlap(*nodeports, *ephemeral)) {
+    std::string warning = "ephemeral ports " + ephemeral->ToString() + " (" + kEphemeral +
+                          ") overlap the NodePort range " + nodeports->ToString() + " in " +
+                          overlap->ToString();
+    port_checks_["overlap"] = overlap->ToString();
+    RecordError(warning);
+  }
+  if (config_.reserve_nodeport_range) {
+    auto reserved = ReadSysctl(kReserved);
+    if (!reserved.ok()) return reserved.status();
+    std::string wanted = control::AddReservedRange(*reserved, *nodeports);
+    std::string current(*reserved);
+    while (!current.empty() && std::isspace(static_cast<unsigned char>(current.back()))) {
+      current.pop_back();
+    }
+    if (wanted != current) {
+      std::ofstream(kReserved) << wanted;
+      log::Info("NodePort range reserved from ephemeral ports", {{"reserved", wanted}});
+    }
+    auto now = ReadSysctl(kReserved);
+    port_checks_["reserved_ports"] = now.ok() ? *now : "";
+  }
   return Status::Ok();
 }
 
@@ -540,7 +597,8 @@ Result<Json> Agent::DescribeStatus() {
               {"manifest_errors", Json(manifest_errors_)},
               {"cluster", ClusterCounts()},
               {"ipam", IpamSummary()},
-              {"conntrack", ConntrackSummary()}};
+              {"conntrack", ConntrackSummary()},
+              {"port_checks", port_checks_}};
 }
 
 Status Agent::Uninstall(const AgentConfig& config, bool remove_state) {

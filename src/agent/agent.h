@@ -35,6 +35,10 @@ struct AgentConfig {
   int64_t ipam_grace_seconds = 60;
   // How often the agent looks for allocations of pods that are gone.
   int64_t ipam_reclaim_interval_seconds = 30;
+  std::string nodeport_range = "30000-32767";
+  // Adds the NodePort range to net.ipv4.ip_local_reserved_ports so the
+  // kernel never picks an ephemeral port that a NodePort could claim.
+  bool reserve_nodeport_range = true;
   uint32_t ct_max_entries = KDP_CT_DEFAULT_MAX;
   int64_t ct_gc_interval_seconds = 10;
   kdp_ct_timeouts ct_timeouts{};  // filled with control::DefaultCtTimeouts() by main
@@ -63,6 +67,7 @@ class Agent {
   explicit Agent(AgentConfig config);
   Status Init();
   Status ResolvePodCidr();
+  Status CheckPortRanges();
   Status EnsureRouterDevice();
   Status RestoreEndpoints();
   Status ReconcileEndpointMap();
@@ -111,6 +116,7 @@ class Agent {
   std::deque<api::Json> recent_errors_;
   std::deque<api::Json> recent_drops_;
   std::vector<api::Json> manifest_errors_;
+  api::Json port_checks_ = api::Json::object();
   uint64_t exhaustion_events_ = 0;
   uint64_t reclaimed_total_ = 0;
   std::chrono::steady_clock::time_point next_reclaim_;

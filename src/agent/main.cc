@@ -32,6 +32,11 @@ int main(int argc, char** argv) {
   app.add_option("--ipam-reclaim-interval-seconds", config.ipam_reclaim_interval_seconds,
                  "How often to look for addresses of pods that are gone")
       ->capture_default_str();
+  app.add_option("--nodeport-range", config.nodeport_range, "NodePort range, FIRST-LAST")
+      ->capture_default_str();
+  app.add_option("--reserve-nodeport-range", config.reserve_nodeport_range,
+                 "Add the NodePort range to net.ipv4.ip_local_reserved_ports")
+      ->capture_default_str();
   config.ct_timeouts = kubedp::control::DefaultCtTimeouts();
   auto& ct = config.ct_timeouts;
   app.add_option("--ct-max-entries", config.ct_max_entries, "Size of the conntrack map")

@@ -34,7 +34,7 @@ void WriteSysctlIn(const std::string& netns, const std::string& key, const std::
   std::ofstream(key) << value;
   std::ifstream in(key);
   std::string read;
-  in >> read;
+  std::getline(in, read);
   ASSERT_EQ(read, value) << key;
 }
 
@@ -193,6 +193,28 @@ TEST_F(PodForwarding, MalformedManifestIsReportedAndLastGoodStateStays) {
   EXPECT_NE(errors[0]["path"].get<std::string>().find("broken.yaml"), std::string::npos);
   EXPECT_NE(errors[0]["message"].get<std::string>().find("containerPort"), std::string::npos);
   EXPECT_EQ(AgentCall(lab_, "status")["cluster"]["pods"], 4);
+}
+
+// The NodePort range is reserved from the ephemeral ports, and an overlap of
+// the two is reported (checked at agent start).
+TEST_F(PodForwarding, NodePortRangeIsReservedAndOverlapReported) {
+  api::Json checks = AgentCall(lab_, "status")["port_checks"];
+  EXPECT_EQ(checks["nodeport_range"], "30000-32767");
+  EXPECT_TRUE(checks["overlap"].is_null()) << checks.dump();
+  EXPECT_NE(checks["reserved_ports"].get<std::string>().find("30000-32767"), std::string::npos)
+      << checks.dump();
+
+  WriteSysctlIn(lab::NodeNetns(lab_, "node1"), "/proc/sys/net/ipv4/ip_local_port_range",
+                "20000\t40000");
+  ASSERT_TRUE(lab::RestartAgent(lab_, "node1").ok());
+  api::Json status = AgentCall(lab_, "status");
+  EXPECT_EQ(status["port_checks"]["overlap"], "30000-32767");
+  bool reported = false;
+  for (const auto& error : status["recent_errors"]) {
+    reported |=
+        error["message"].get<std::string>().find("overlap the NodePort range") != std::string::npos;
+  }
+  EXPECT_TRUE(reported) << status["recent_errors"].dump();
 }
 
 // Fail static: with the agent gone, pods keep talking. A lab of its own, since
