@@ -478,17 +478,11 @@ Result<Json> Agent::ListEndpoints() {
     }
     auto attached =
         a.ifindex > 0 ? datapath::AttachedIngressProgramId(a.ifindex) : Result<uint32_t>(0u);
-    list.push_back(Json{{"endpoint_id", a.endpoint_id},
-                        {"namespace", a.pod_namespace},
-                        {"pod", a.pod_name},
-                        {"ip", FormatIpv4(a.ip)},
-                        {"interface", a.host_ifname},
-                        {"ifindex", a.ifindex},
-                        {"pod_mac", a.pod_mac},
-                        {"container_id", a.container_id},
-                        {"netns", a.netns},
-                        {"labels", labels},
-                        {"program_id", attached.ok() ? *attached : 0u}});
+    Json row = AllocationJson(a);
+    row["pod_mac"] = a.pod_mac;
+    row["labels"] = labels;
+    row["program_id"] = attached.ok() ? *attached : 0u;
+    list.push_back(row);
   }
   return list;
 }

@@ -52,6 +52,9 @@ inline constexpr const char* kRouterPeer = "kubedp_net";
 // Host-side pod veths are named kubedp<8 hex digits> (cni::HostVethName).
 inline constexpr const char* kPodVethPrefix = "kubedp";
 
+// An allocation as the API shows it (ipam.list, endpoint.get, endpoint.list).
+api::Json AllocationJson(const ipam::Allocation& allocation);
+
 class Agent {
  public:
   static Result<std::unique_ptr<Agent>> Start(const AgentConfig& config);

@@ -22,6 +22,8 @@ int64_t UnixNow() {
       .count();
 }
 
+}  // namespace
+
 Json AllocationJson(const ipam::Allocation& a) {
   return Json{{"container_id", a.container_id},
               {"ifname", a.ifname},
@@ -35,8 +37,6 @@ Json AllocationJson(const ipam::Allocation& a) {
               {"interface", a.host_ifname},
               {"ifindex", a.ifindex}};
 }
-
-}  // namespace
 
 // A namespace is alive while its path is an nsfs mount; a plain file left at
 // the path (the mount gone) does not keep an address.

@@ -22,25 +22,20 @@
 namespace kubedp::netdev {
 namespace {
 
-// RAII for libnl objects.
-struct SockDeleter {
-  void operator()(nl_sock* s) const { nl_socket_free(s); }
+// RAII for libnl objects: each type is released by its own put/free function.
+template <auto Release>
+struct Deleter {
+  template <typename T>
+  void operator()(T* object) const {
+    Release(object);
+  }
 };
-struct LinkDeleter {
-  void operator()(rtnl_link* l) const { rtnl_link_put(l); }
-};
-struct AddrDeleter {
-  void operator()(nl_addr* a) const { nl_addr_put(a); }
-};
-struct RtAddrDeleter {
-  void operator()(rtnl_addr* a) const { rtnl_addr_put(a); }
-};
-struct RouteDeleter {
-  void operator()(rtnl_route* r) const { rtnl_route_put(r); }
-};
-struct NeighDeleter {
-  void operator()(rtnl_neigh* n) const { rtnl_neigh_put(n); }
-};
+using SockDeleter = Deleter<nl_socket_free>;
+using LinkDeleter = Deleter<rtnl_link_put>;
+using AddrDeleter = Deleter<nl_addr_put>;
+using RtAddrDeleter = Deleter<rtnl_addr_put>;
+using RouteDeleter = Deleter<rtnl_route_put>;
+using NeighDeleter = Deleter<rtnl_neigh_put>;
 using Sock = std::unique_ptr<nl_sock, SockDeleter>;
 using Link = std::unique_ptr<rtnl_link, LinkDeleter>;
 using Addr = std::unique_ptr<nl_addr, AddrDeleter>;
