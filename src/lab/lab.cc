@@ -410,8 +410,8 @@ class LabBuilder {
       list += (list.empty() ? "" : ",") + std::to_string(port.port);
     }
     SpawnOptions echo{
-        .argv = {SelfDir() + "/kubedp", "lab", "echo", "--pod", pod.namespace_ + "/" + pod.name,
-                 "--tcp", tcp, "--udp", udp, "--ready-fd", "3"},
+        .argv = {SelfDir() + "/kubedp", "lab", "echo", "--lab", spec_.name, "--pod",
+                 pod.namespace_ + "/" + pod.name, "--tcp", tcp, "--udp", udp, "--ready-fd", "3"},
         .netns = NetnsPath(netns),
         .log_path = LabDir(spec_.name) + "/echo-" + pod.namespace_ + "-" + pod.name + ".log"};
     return Spawn(echo, /*wait_ready=*/true);

@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <thread>
 
 #include "common/fd.h"
@@ -146,12 +147,27 @@ Result<CommandResult> RunCommand(const SpawnOptions& options, const std::string&
   return result;
 }
 
+namespace {
+
+// A zombie has exited; whether its parent reaps it soon is not ours to wait
+// for (some init processes reap late).
+bool IsZombie(pid_t pid) {
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  if (!std::getline(stat, line)) return false;
+  auto end_of_name = line.rfind(')');
+  return end_of_name != std::string::npos && end_of_name + 2 < line.size() &&
+         line[end_of_name + 2] == 'Z';
+}
+
+}  // namespace
+
 bool Alive(pid_t pid) {
   if (pid <= 0) return false;
   // Reap it if it is our child and has exited.
   int status;
   if (waitpid(pid, &status, WNOHANG) == pid) return false;
-  return kill(pid, 0) == 0;
+  return kill(pid, 0) == 0 && !IsZombie(pid);
 }
 
 void Stop(pid_t pid, int timeout_ms) {
