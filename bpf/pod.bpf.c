@@ -8,6 +8,7 @@
 #include "lib/endpoint.h"
 #include "lib/events.h"
 #include "lib/metrics.h"
+#include "lib/policy.h"
 #include "lib/parse.h"
 
 const volatile struct kdp_node_config kdp_config = {};
@@ -17,10 +18,10 @@ KDP_INLINE int kdp_pass(struct __sk_buff *skb, __u32 reason) {
   return TC_ACT_OK;
 }
 
-/* A pod may only send with its own address from its own veth. */
-KDP_INLINE bool kdp_source_is_sender(struct __sk_buff *skb, __u32 saddr) {
+/* A pod may only send with its own address from its own veth: the sender, or NULL. */
+KDP_INLINE struct kdp_endpoint_info *kdp_sender(struct __sk_buff *skb, __u32 saddr) {
   struct kdp_endpoint_info *src = kdp_lookup_endpoint(saddr);
-  return src && src->ifindex == skb->ingress_ifindex;
+  return src && src->ifindex == skb->ingress_ifindex ? src : NULL;
 }
 
 KDP_INLINE bool kdp_in_pod_range(__u32 addr) {
@@ -34,25 +35,39 @@ int kdp_from_pod(struct __sk_buff *skb) {
   if (parsed == KDP_PARSE_NOT_IPV4) return kdp_pass(skb, KDP_PASS_NON_IPV4);
   if (parsed != KDP_PARSE_IPV4) return kdp_drop(skb, NULL, KDP_DROP_MALFORMED, KDP_DIR_FROM_POD);
 
-  if (!kdp_source_is_sender(skb, pkt.ip4->saddr))
-    return kdp_drop(skb, &pkt, KDP_DROP_SPOOFED_SOURCE, KDP_DIR_FROM_POD);
+  struct kdp_endpoint_info *src = kdp_sender(skb, pkt.ip4->saddr);
+  if (!src) return kdp_drop(skb, &pkt, KDP_DROP_SPOOFED_SOURCE, KDP_DIR_FROM_POD);
 
-  /* The verdict will drive policy; today it keeps the flow table for the CLI and GC. */
-  kdp_ct_track(skb, &pkt, &kdp_config.ct_timeouts);
-
+  struct kdp_ct_lookup ct = {};
+  int ct_verdict = kdp_ct_track(skb, &pkt, &kdp_config.ct_timeouts, &ct);
+  /* Replies of an allowed connection always pass; everything else meets policy. */
+  bool check_policy = ct_verdict != KDP_CT_REPLY;
+  __u32 saddr = pkt.ip4->saddr;
   __u32 daddr = pkt.ip4->daddr;
+
+  if (daddr == kdp_config.router_ip) {
+    /* The pod's own node is always reachable (kubelet probes answer through it). */
+    if (ct_verdict == KDP_CT_NEW) kdp_ct_record_new(skb, &pkt, &ct, &kdp_config.ct_timeouts);
+    return kdp_pass(skb, KDP_TO_HOST);
+  }
+  if (check_policy && !kdp_policy_allows(src, KDP_POLICY_EGRESS, daddr, &pkt))
+    return kdp_drop(skb, &pkt, KDP_DROP_POLICY_EGRESS, KDP_DIR_FROM_POD);
+
   struct kdp_endpoint_info *dst = kdp_lookup_endpoint(daddr);
   if (dst) {
+    if (check_policy && !kdp_policy_allows(dst, KDP_POLICY_INGRESS, saddr, &pkt))
+      return kdp_drop(skb, &pkt, KDP_DROP_POLICY_INGRESS, KDP_DIR_FROM_POD);
     if (pkt.ip4->ttl <= 1) return kdp_drop(skb, &pkt, KDP_DROP_TTL_EXCEEDED, KDP_DIR_FROM_POD);
+    if (ct_verdict == KDP_CT_NEW) kdp_ct_record_new(skb, &pkt, &ct, &kdp_config.ct_timeouts);
     int verdict = kdp_deliver_local(&pkt, dst);
     if (verdict != TC_ACT_REDIRECT)
       return kdp_drop(skb, NULL, KDP_DROP_REDIRECT_FAILED, KDP_DIR_FROM_POD);
     kdp_count(skb, KDP_FORWARDED, KDP_DIR_FROM_POD);
     return verdict;
   }
-  if (daddr == kdp_config.router_ip) return kdp_pass(skb, KDP_TO_HOST);
   if (kdp_in_pod_range(daddr))
     return kdp_drop(skb, &pkt, KDP_DROP_UNKNOWN_DEST, KDP_DIR_FROM_POD);
+  if (ct_verdict == KDP_CT_NEW) kdp_ct_record_new(skb, &pkt, &ct, &kdp_config.ct_timeouts);
   return kdp_pass(skb, KDP_TO_STACK);
 }
 

@@ -19,6 +19,7 @@
 #define IPPROTO_ICMP_NUM 1
 #define IPPROTO_TCP_NUM 6
 #define IPPROTO_UDP_NUM 17
+#define IPPROTO_SCTP_NUM 132
 
 #define KDP_INLINE static __always_inline
 

@@ -107,24 +107,34 @@ KDP_INLINE __u8 kdp_ct_next_state(const struct kdp_packet *pkt, struct kdp_ct_en
   return state;
 }
 
+/* What a lookup learnt, kept so a new flow can be recorded once it is allowed. */
+struct kdp_ct_lookup {
+  struct kdp_ct_key key;
+  bool source_is_a;
+  __u64 now;
+};
+
 /*
  * Tracks the packet and says whether it opens, continues or answers a flow.
  * An expired record, or a SYN on a closing or closed one, starts afresh: the
- * same tuple can be used again at once after a close.
+ * same tuple can be used again at once after a close. A new flow is not
+ * recorded here: the caller records it (kdp_ct_record_new) only once policy
+ * let its first packet through, so a denied flow never leaves a record that
+ * would let the other side's packets pass as replies.
  */
 KDP_INLINE int kdp_ct_track(struct __sk_buff *skb, const struct kdp_packet *pkt,
-                            const volatile struct kdp_ct_timeouts *timeouts) {
+                            const volatile struct kdp_ct_timeouts *timeouts,
+                            struct kdp_ct_lookup *lookup) {
   if (!pkt->trackable) return KDP_CT_UNTRACKED;
-  struct kdp_ct_key key = {};
-  bool source_is_a = kdp_ct_key_of(pkt, &key);
+  lookup->source_is_a = kdp_ct_key_of(pkt, &lookup->key);
   __u64 now = bpf_ktime_get_ns();
+  lookup->now = now;
 
-  struct kdp_ct_entry *entry = bpf_map_lookup_elem(&kdp_ct, &key);
+  struct kdp_ct_entry *entry = bpf_map_lookup_elem(&kdp_ct, &lookup->key);
   bool reopened = entry && pkt->ip4->protocol == IPPROTO_TCP_NUM && kdp_tcp_opens(pkt) &&
                   entry->state >= KDP_CT_CLOSING;
-  if (!entry || entry->expires_ns < now || reopened) {
-    return kdp_ct_create(pkt, &key, source_is_a, skb->len, now, timeouts);
-  }
+  if (!entry || entry->expires_ns < now || reopened) return KDP_CT_NEW;
+  bool source_is_a = lookup->source_is_a;
 
   bool original = ((entry->flags & KDP_CT_F_INITIATOR_IS_A) != 0) == source_is_a;
   if (original) {
@@ -137,8 +147,14 @@ KDP_INLINE int kdp_ct_track(struct __sk_buff *skb, const struct kdp_packet *pkt,
   __u8 state = kdp_ct_next_state(pkt, entry, original);
   entry->state = state;
   entry->last_seen_ns = now;
-  entry->expires_ns = now + kdp_ct_lifetime(timeouts, key.protocol, state);
+  entry->expires_ns = now + kdp_ct_lifetime(timeouts, lookup->key.protocol, state);
   return original ? KDP_CT_ORIGINAL : KDP_CT_REPLY;
+}
+
+KDP_INLINE void kdp_ct_record_new(struct __sk_buff *skb, const struct kdp_packet *pkt,
+                                  const struct kdp_ct_lookup *lookup,
+                                  const volatile struct kdp_ct_timeouts *timeouts) {
+  kdp_ct_create(pkt, &lookup->key, lookup->source_is_a, skb->len, lookup->now, timeouts);
 }
 
 #endif /* KUBEDP_LIB_CONNTRACK_H */

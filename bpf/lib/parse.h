@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Packet parsing: Ethernet, IPv4 and the ports of TCP/UDP, bounds-checked. */
+/* Packet parsing: Ethernet, IPv4 and the ports of TCP, UDP and SCTP, bounds-checked. */
 #ifndef KUBEDP_LIB_PARSE_H
 #define KUBEDP_LIB_PARSE_H
 
@@ -28,7 +28,7 @@ enum kdp_parse_result {
   KDP_PARSE_MALFORMED = 2,
 };
 
-/* Ports sit in the first four bytes of both TCP and UDP headers. */
+/* Ports sit in the first four bytes of TCP, UDP and SCTP headers. */
 struct kdp_l4_ports {
   __u16 source;
   __u16 dest;
@@ -61,7 +61,7 @@ KDP_INLINE int kdp_parse_l4(struct kdp_packet *pkt, void *l4, void *data_end) {
     pkt->dport = tcp->dest;
     pkt->tcp_flags = tcp->flags;
     pkt->trackable = 1;
-  } else if (protocol == IPPROTO_UDP_NUM) {
+  } else if (protocol == IPPROTO_UDP_NUM || protocol == IPPROTO_SCTP_NUM) {
     struct kdp_l4_ports *ports = l4;
     if ((void *)(ports + 1) > data_end) return KDP_PARSE_MALFORMED;
     pkt->sport = ports->source;

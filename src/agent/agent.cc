@@ -16,10 +16,12 @@
 #include "common/log.h"
 #include "common/reasons.h"
 #include "control/endpoints.h"
+#include "control/policy_compiler.h"
 #include "control/policy_oracle.h"
 #include "control/port_ranges.h"
 #include "datapath/maps.h"
 #include "datapath/pins.h"
+#include "datapath/policy_maps.h"
 #include "datapath/tc.h"
 #include "netdev/netdev.h"
 
@@ -252,16 +254,45 @@ Status Agent::RestoreEndpoints() {
       RecordError(status.message());
     }
   }
-  return ReconcileEndpointMap();
+  return ReconcileDatapath();
 }
 
-Status Agent::ReconcileEndpointMap() {
+// Endpoints and NetworkPolicy, compiled from the store and the cluster state
+// and written as differences. Rules go in before the endpoint flags that make
+// a pod isolated, so a newly selected pod never meets an empty rule set.
+Status Agent::ReconcileDatapath() {
   auto allocations = store_->List();
   if (!allocations.ok()) return allocations.status();
   std::vector<control::EndpointRecord> records;
-  for (const auto& allocation : *allocations) records.push_back(ToRecord(allocation));
+  std::vector<control::LocalEndpoint> locals;
+  for (const auto& allocation : *allocations) {
+    records.push_back(ToRecord(allocation));
+    if (allocation.ifindex > 0) {
+      locals.push_back({allocation.pod_namespace + "/" + allocation.pod_name,
+                        allocation.endpoint_id, allocation.ip});
+    }
+  }
+  control::PolicyTables policy =
+      manifests_ ? control::CompilePolicy(manifests_->State(), locals) : control::PolicyTables{};
+  auto written =
+      datapath::ReconcilePolicyMaps(program_->PolicyPeersFd(), program_->PolicyPortsFd(), policy);
+  if (!written.ok()) return written.status();
+  for (const auto& error : policy.errors) RecordError("policy: " + error);
+
+  control::EndpointTable endpoints = control::CompileEndpoints(records);
+  for (auto& [ip, info] : endpoints) {
+    auto flags = policy.endpoint_flags.find(info.endpoint_id);
+    if (flags != policy.endpoint_flags.end()) info.flags |= flags->second;
+  }
   datapath::EndpointMap map(program_->EndpointsFd());
-  return map.Reconcile(control::CompileEndpoints(records));
+  KUBEDP_RETURN_IF_ERROR(map.Reconcile(endpoints));
+  ++policy_revision_;
+  policy_summary_ = Json{{"revision", policy_revision_},
+                         {"isolated_endpoints", policy.endpoint_flags.size()},
+                         {"peer_entries", written->peer_entries},
+                         {"port_entries", written->port_entries},
+                         {"errors", policy.errors}};
+  return Status::Ok();
 }
 
 void Agent::ReloadManifests() {
@@ -271,6 +302,10 @@ void Agent::ReloadManifests() {
     log::Warn("manifest rejected, last good objects stay in force",
               {{"path", error.path}, {"reason", error.message}});
     manifest_errors_.push_back(Json{{"path", error.path}, {"message", error.message}});
+  }
+  if (report.changed && program_) {
+    if (Status s = ReconcileDatapath(); !s.ok())
+      RecordError("applying cluster state: " + s.message());
   }
   if (report.changed) {
     const auto& state = manifests_->State();
@@ -412,11 +447,11 @@ Result<Json> Agent::CreateEndpoint(const Json& params) {
                                                   FormatMac(*host_mac)));
     KUBEDP_RETURN_IF_ERROR(netdev::AddLinkRoute(*host_ifname, allocation->ip, 32));
     KUBEDP_RETURN_IF_ERROR(datapath::AttachIngress(*ifindex, program_->ProgramFd()));
-    return ReconcileEndpointMap();
+    return ReconcileDatapath();
   };
   if (Status status = attach(); !status.ok()) {
     (void)allocator_->Release(request.container_id, request.ifname);
-    (void)ReconcileEndpointMap();
+    (void)ReconcileDatapath();
     return status.Context("attaching endpoint " + request.pod_namespace + "/" + request.pod_name);
   }
   auto stored = store_->Find(request.container_id, request.ifname);
@@ -456,7 +491,7 @@ Status Agent::ReleaseEndpoint(const ipam::Allocation& endpoint, const std::strin
     KUBEDP_RETURN_IF_ERROR(netdev::DeleteLink(endpoint.host_ifname));
   }
   KUBEDP_RETURN_IF_ERROR(allocator_->Release(endpoint.container_id, endpoint.ifname));
-  KUBEDP_RETURN_IF_ERROR(ReconcileEndpointMap());
+  KUBEDP_RETURN_IF_ERROR(ReconcileDatapath());
   log::Info("address released", {{"pod", endpoint.pod_namespace + "/" + endpoint.pod_name},
                                  {"ip", FormatIpv4(endpoint.ip)},
                                  {"container", endpoint.container_id.substr(0, 12)},
@@ -592,7 +627,8 @@ Result<Json> Agent::DescribeStatus() {
               {"cluster", ClusterCounts()},
               {"ipam", IpamSummary()},
               {"conntrack", ConntrackSummary()},
-              {"port_checks", port_checks_}};
+              {"port_checks", port_checks_},
+              {"policy", policy_summary_}};
 }
 
 Status Agent::Uninstall(const AgentConfig& config, bool remove_state) {

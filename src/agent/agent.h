@@ -73,7 +73,7 @@ class Agent {
   Status CheckPortRanges();
   Status EnsureRouterDevice();
   Status RestoreEndpoints();
-  Status ReconcileEndpointMap();
+  Status ReconcileDatapath();
   void ReloadManifests();
   void RecordError(const std::string& message);
 
@@ -120,6 +120,8 @@ class Agent {
   std::deque<api::Json> recent_drops_;
   std::vector<api::Json> manifest_errors_;
   api::Json port_checks_ = api::Json::object();
+  uint64_t policy_revision_ = 0;
+  api::Json policy_summary_ = api::Json::object();
   uint64_t exhaustion_events_ = 0;
   uint64_t reclaimed_total_ = 0;
   std::chrono::steady_clock::time_point next_reclaim_;

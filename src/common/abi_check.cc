@@ -24,3 +24,8 @@ static_assert(sizeof(kdp_ct_entry) == 64);
 static_assert(offsetof(kdp_ct_entry, state) == 56);
 static_assert(sizeof(kdp_ct_timeouts) == 32);
 static_assert(KDP_FIRST_DROP == KDP_DROP_UNKNOWN_DEST, "drops start at 128");
+static_assert(sizeof(kdp_policy_peer_key) == 16);
+static_assert(offsetof(kdp_policy_peer_key, remote) == 12);
+static_assert(sizeof(kdp_policy_port_key) == 12);
+static_assert(offsetof(kdp_policy_port_key, port) == 10);
+static_assert(sizeof(kdp_policy_rules) == 8);

@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "common/ip.h"
+#include "control/policy_match.h"
 #include "k8s/cidr.h"
 
 namespace kubedp::control {
@@ -16,20 +17,10 @@ using k8s::ClusterState;
 using k8s::NetworkPolicy;
 using k8s::Pod;
 
-// The API server labels every namespace with its own name (immutable since
-// Kubernetes 1.22), so a namespaceSelector can pick a namespace by name even
-// when it carries no labels of its own.
-constexpr char kNamespaceNameLabel[] = "kubernetes.io/metadata.name";
-
 enum class Direction { kIngress, kEgress };
 
 std::string_view DirectionName(Direction direction) {
   return direction == Direction::kIngress ? "ingress" : "egress";
-}
-
-std::string Upper(std::string text) {
-  for (char& c : text) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  return text;
 }
 
 // One side of the connection, resolved against the state.
@@ -66,22 +57,6 @@ std::string Describe(const Side& side) {
   return side.ip.empty() ? "an unknown address" : side.ip;
 }
 
-k8s::Labels NamespaceLabels(const ClusterState& state, const std::string& name) {
-  k8s::Labels labels;
-  auto it = state.namespaces.find(name);
-  if (it != state.namespaces.end()) labels = it->second.meta.labels;
-  // Set even when the Namespace object is missing from the state: the pod
-  // exists, so its namespace does, and the API server always adds the label.
-  labels[kNamespaceNameLabel] = name;
-  return labels;
-}
-
-// spec.podSelector selects pods of the policy's own namespace only.
-bool Selects(const NetworkPolicy& policy, const Pod& pod) {
-  return !pod.host_network && policy.meta.namespace_ == pod.meta.namespace_ &&
-         policy.pod_selector.Matches(pod.meta.labels);
-}
-
 bool Affects(const NetworkPolicy& policy, Direction direction) {
   return direction == Direction::kIngress ? policy.affects_ingress : policy.affects_egress;
 }
@@ -116,18 +91,7 @@ bool IpBlockContains(const k8s::IpBlock& block, const std::string& ip) {
 bool PeerMatches(const ClusterState& state, const NetworkPolicy& policy,
                  const k8s::PolicyPeer& peer, const Side& remote) {
   if (peer.ip_block.has_value()) return IpBlockContains(*peer.ip_block, remote.ip);
-  // The API rejects a peer with no field set; match nothing rather than guess.
-  if (!peer.pod_selector.has_value() && !peer.namespace_selector.has_value()) return false;
-  if (!remote.IsPolicyPod()) return false;
-  const Pod& pod = *remote.pod;
-  if (peer.namespace_selector.has_value()) {
-    if (!peer.namespace_selector->Matches(NamespaceLabels(state, pod.meta.namespace_))) {
-      return false;
-    }
-  } else if (pod.meta.namespace_ != policy.meta.namespace_) {
-    return false;
-  }
-  return !peer.pod_selector.has_value() || peer.pod_selector->Matches(pod.meta.labels);
+  return remote.IsPolicyPod() && SelectorPeerMatchesPod(state, policy, peer, *remote.pod);
 }
 
 // One ports entry. The protocol must match (the decoder defaulted it to TCP).
@@ -136,7 +100,7 @@ bool PeerMatches(const ClusterState& state, const NetworkPolicy& policy,
 // connection goes to; with no such pod (port_owner null) it matches nothing.
 bool PortMatches(const k8s::PolicyPort& entry, int port, const std::string& protocol,
                  const Pod* port_owner) {
-  if (Upper(entry.protocol) != protocol) return false;
+  if (UpperCase(entry.protocol) != protocol) return false;
   if (!entry.port.has_value() || !entry.port->IsSet()) return true;
   if (entry.port->number.has_value()) {
     int first = *entry.port->number;
@@ -146,7 +110,7 @@ bool PortMatches(const k8s::PolicyPort& entry, int port, const std::string& prot
   if (port_owner == nullptr) return false;
   return std::any_of(
       port_owner->ports.begin(), port_owner->ports.end(), [&](const k8s::ContainerPort& cp) {
-        return cp.name == entry.port->name && Upper(cp.protocol) == protocol && cp.port == port;
+        return cp.name == entry.port->name && UpperCase(cp.protocol) == protocol && cp.port == port;
       });
 }
 
@@ -174,7 +138,7 @@ DirectionVerdict EvaluateDirection(const ClusterState& state, const Side& subjec
   DirectionVerdict verdict;
   if (!subject.IsPolicyPod()) return verdict;
   for (const auto& [key, policy] : state.network_policies) {
-    if (!Affects(policy, direction) || !Selects(policy, *subject.pod)) continue;
+    if (!Affects(policy, direction) || !PolicySelects(policy, *subject.pod)) continue;
     // Selection alone isolates, whatever the rules' ports: a policy whose
     // ports are all SCTP still isolates the pod for TCP and UDP.
     verdict.isolated = true;
@@ -269,7 +233,7 @@ void FormatDirection(std::string* out, std::string_view label, const DirectionVe
 PolicyVerdict EvaluatePolicy(const ClusterState& state, const ConnectionQuery& query) {
   Side source = Resolve(state, query.source);
   Side destination = Resolve(state, query.destination);
-  std::string protocol = Upper(query.protocol);
+  std::string protocol = UpperCase(query.protocol);
   std::string traffic = protocol + " " + std::to_string(query.port);
 
   PolicyVerdict verdict;
@@ -321,7 +285,7 @@ std::vector<std::string> PoliciesSelecting(const ClusterState& state, const std:
   auto pod = state.pods.find(pod_key);
   if (pod == state.pods.end()) return keys;
   for (const auto& [key, policy] : state.network_policies) {
-    if (Selects(policy, pod->second)) keys.push_back(key);
+    if (PolicySelects(policy, pod->second)) keys.push_back(key);
   }
   return keys;
 }

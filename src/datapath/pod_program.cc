@@ -56,4 +56,11 @@ int PodProgram::CtFd() const {
   return bpf_map__fd(skeleton_->maps.kdp_ct);
 }
 
+int PodProgram::PolicyPeersFd() const {
+  return bpf_map__fd(skeleton_->maps.kdp_pol_peers);
+}
+int PodProgram::PolicyPortsFd() const {
+  return bpf_map__fd(skeleton_->maps.kdp_pol_ports);
+}
+
 }  // namespace kubedp::datapath

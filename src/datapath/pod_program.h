@@ -30,6 +30,8 @@ class PodProgram {
   int MetricsFd() const;
   int EventsFd() const;
   int CtFd() const;
+  int PolicyPeersFd() const;
+  int PolicyPortsFd() const;
   uint32_t ProgramId() const { return program_id_; }
   // Instructions the verifier processed: the complexity budget tests track.
   uint32_t VerifiedInstructions() const { return verified_insns_; }

@@ -30,7 +30,6 @@ namespace {
 constexpr const char* kRunRoot = "/run/kubedp";
 constexpr const char* kLabRoot = "/run/kubedp/lab";
 constexpr const char* kNetnsDir = "/run/netns";
-constexpr int kProbeTimeoutMs = 1000;
 
 std::string NodeDir(const std::string& lab, const std::string& node) {
   return LabDir(lab) + "/nodes/" + node;
@@ -267,7 +266,22 @@ class LabBuilder {
     for (const auto& node : spec_.nodes) KUBEDP_RETURN_IF_ERROR(StartNode(node));
     for (size_t i = 0; i < spec_.pods.size(); ++i) KUBEDP_RETURN_IF_ERROR(StartPod(i));
     for (const auto& node : spec_.nodes) KUBEDP_RETURN_IF_ERROR(WritePods(node.name));
+    for (const auto& node : spec_.nodes) KUBEDP_RETURN_IF_ERROR(WaitForPods(node.name));
     return SaveState();
+  }
+
+  // Ready when each agent has read every pod of its node (and so compiled the
+  // policy for them): the lab's traffic is then judged by the final state.
+  Status WaitForPods(const std::string& node) {
+    size_t expected = std::count_if(spec_.pods.begin(), spec_.pods.end(),
+                                    [&](const LabPod& pod) { return pod.node == node; });
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (std::chrono::steady_clock::now() < deadline) {
+      auto status = api::Call(NodeSocket(spec_.name, node), "status", Json::object(), 2000);
+      if (status.ok() && (*status)["cluster"].value("pods", 0u) == expected) return Status::Ok();
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return Status::Error(ETIMEDOUT, "agent of " + node + " did not read its pods within 10s");
   }
 
  private:
@@ -571,7 +585,7 @@ k8s::ClusterState LabClusterState(const std::string& name, const Json& state) {
 
 }  // namespace
 
-Result<std::vector<ProbeCell>> ProbeMatrix(const std::string& name) {
+Result<std::vector<ProbeCell>> ProbeMatrix(const std::string& name, int timeout_ms) {
   auto state = LoadState(name);
   if (!state.ok()) return state.status();
   const k8s::ClusterState cluster = LabClusterState(name, *state);
@@ -602,7 +616,7 @@ Result<std::vector<ProbeCell>> ProbeMatrix(const std::string& name) {
           } else if (!ip.ok()) {
             cell.detail = "destination has no IP";
           } else {
-            ProbeResult result = Probe({*ip, cell.port, cell.protocol}, kProbeTimeoutMs);
+            ProbeResult result = Probe({*ip, cell.port, cell.protocol}, timeout_ms);
             cell.observed = result.connected && result.answered_by == to_key;
             cell.detail = result.error.empty() ? "answered by " + result.answered_by : result.error;
           }

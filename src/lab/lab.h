@@ -70,7 +70,8 @@ struct ProbeCell {
   bool observed;  // what happened on the wire
   std::string detail;
 };
-Result<std::vector<ProbeCell>> ProbeMatrix(const std::string& name);
+// timeout_ms bounds each probe; a denied TCP probe costs all of it.
+Result<std::vector<ProbeCell>> ProbeMatrix(const std::string& name, int timeout_ms = 1000);
 std::string FormatMatrix(const std::vector<ProbeCell>& cells);
 Json MatrixJson(const std::vector<ProbeCell>& cells);
 

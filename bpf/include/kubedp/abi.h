@@ -20,7 +20,9 @@
 #define KDP_MAP_METRICS "kdp_metrics"
 #define KDP_MAP_EVENTS "kdp_events"
 #define KDP_MAP_CT "kdp_ct"
-
+#define KDP_MAP_POLICY_PEERS "kdp_pol_peers"
+#define KDP_MAP_POLICY_PORTS "kdp_pol_ports"
+#define KDP_POLICY_MAX 65536
 #define KDP_ENDPOINTS_MAX 65536
 #define KDP_EVENTS_RING_BYTES (256 * 1024)
 /* Default conntrack size; the agent sets it from --ct-max-entries at load. */
@@ -40,7 +42,9 @@
   X(DROP_MALFORMED, 129, "malformed-packet")                                   \
   X(DROP_TTL_EXCEEDED, 130, "ttl-exceeded")                                    \
   X(DROP_SPOOFED_SOURCE, 131, "spoofed-source") /* source is not the pod's IP */ \
-  X(DROP_REDIRECT_FAILED, 132, "redirect-failed")
+  X(DROP_REDIRECT_FAILED, 132, "redirect-failed")                              \
+  X(DROP_POLICY_EGRESS, 133, "policy-denied-egress")   /* source pod's egress */ \
+  X(DROP_POLICY_INGRESS, 134, "policy-denied-ingress") /* destination's ingress */
 
 #define KDP_REASON_ENUM_ENTRY(name, code, label) KDP_##name = code,
 enum kdp_reason { KDP_REASONS(KDP_REASON_ENUM_ENTRY) };
@@ -69,6 +73,50 @@ struct kdp_endpoint_info {
   __u8 host_mac[6];  /* MAC of the host-side veth */
   __u32 flags;       /* KDP_ENDPOINT_F_* */
   __u32 reserved;
+};
+
+/* kdp_endpoint_info.flags */
+#define KDP_ENDPOINT_F_INGRESS_ISOLATED 0x1 /* a NetworkPolicy selects it for ingress */
+#define KDP_ENDPOINT_F_EGRESS_ISOLATED 0x2  /* a NetworkPolicy selects it for egress */
+
+/*
+ * NetworkPolicy, per endpoint and direction, as two LPM tries whose values
+ * are sets of rule bits (one bit per compiled rule, at most 64 per endpoint
+ * and direction). A connection is allowed when the rules matching the remote
+ * address and the rules matching the protocol and port share a bit:
+ *   kdp_pol_peers: (endpoint, direction, remote address prefix) -> rule bits
+ *   kdp_pol_ports: (endpoint, direction, protocol, port prefix) -> rule bits
+ * CIDRs (with except) and port ranges (with endPort) become prefixes; the
+ * value of a prefix already holds the bits of every prefix that contains it.
+ * A rule without peers is a /0 remote prefix; without ports, a prefix that
+ * ends before the protocol.
+ */
+enum kdp_policy_direction {
+  KDP_POLICY_INGRESS = 0,
+  KDP_POLICY_EGRESS = 1,
+};
+
+#define KDP_POLICY_PEER_FIXED_BITS 64 /* endpoint_id, direction, pad */
+#define KDP_POLICY_PORT_FIXED_BITS 40 /* endpoint_id, direction */
+
+struct kdp_policy_peer_key {
+  __u32 prefixlen; /* KDP_POLICY_PEER_FIXED_BITS + remote prefix length */
+  __u32 endpoint_id; /* network byte order */
+  __u8 direction;
+  __u8 pad[3];
+  __u32 remote; /* network byte order */
+};
+
+struct kdp_policy_port_key {
+  __u32 prefixlen; /* KDP_POLICY_PORT_FIXED_BITS, or + 8 (protocol) + port prefix */
+  __u32 endpoint_id; /* network byte order */
+  __u8 direction;
+  __u8 protocol;
+  __u16 port; /* network byte order */
+};
+
+struct kdp_policy_rules {
+  __u64 bits;
 };
 
 /* kdp_metrics: PERCPU_ARRAY indexed by kdp_metric_index(reason, direction). */

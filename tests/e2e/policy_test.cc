@@ -1,0 +1,162 @@
+// NetworkPolicy on the wire: for each scenario, every pod probes every port of
+// every pod, and what got through must be exactly what the oracle says. Then
+// the same for random clusters with random policies (fixed seeds).
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <thread>
+
+#include "common/random_cluster.h"
+#include "e2e/lab_fixture.h"
+
+namespace kubedp {
+namespace {
+
+using testing::AgentCall;
+
+constexpr int kProbeTimeoutMs = 300;
+
+struct Scenario {
+  const char* name;
+  const char* policies;  // YAML documents
+};
+
+// Scenarios in the style of the Kubernetes network policy e2e model.
+const Scenario kScenarios[] = {
+    {"deny_all_ingress_in_x", R"(
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: deny-all, namespace: x}
+spec: {podSelector: {}}
+)"},
+    {"allow_from_namespace_y_on_80", R"(
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: from-y, namespace: x}
+spec:
+  podSelector: {matchLabels: {pod: a}}
+  ingress: [{from: [{namespaceSelector: {matchLabels: {ns: y}}}], ports: [{port: 80}]}]
+)"},
+    {"named_port_from_pods_b_anywhere", R"(
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: named, namespace: x}
+spec:
+  podSelector: {}
+  ingress: [{from: [{namespaceSelector: {}, podSelector: {matchLabels: {pod: b}}}], ports: [{port: alt}]}]
+)"},
+    {"egress_only_dns_and_named_http", R"(
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: out, namespace: y}
+spec:
+  podSelector: {matchLabels: {pod: a}}
+  policyTypes: [Egress]
+  egress:
+    - ports: [{port: 53, protocol: UDP}]
+    - to: [{podSelector: {}}]
+      ports: [{port: http}]
+)"},
+    {"ip_block_with_except_and_end_port", R"(
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: block, namespace: x}
+spec:
+  podSelector: {matchLabels: {pod: b}}
+  ingress:
+    - from: [{ipBlock: {cidr: 10.244.3.0/24, except: [10.244.3.4/31]}}]
+      ports: [{port: 80, endPort: 81}]
+)"},
+};
+
+class PolicyOnTheWire : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    lab_ = testing::UniqueLabName("e2e-pol");
+    Status up = lab::Up(testing::ManifestPath("policy-model.yaml"), {.name_override = lab_});
+    ASSERT_TRUE(up.ok()) << up.message();
+  }
+  static void TearDownTestSuite() { EXPECT_TRUE(lab::Down(lab_).ok()); }
+
+  // Writes the policies where the agent reads cluster state and waits until
+  // it has compiled them into the datapath.
+  static void ApplyPolicies(const std::string& yaml, size_t count) {
+    uint64_t before = AgentCall(lab_, "status")["policy"].value("revision", 0ull);
+    std::string dir = lab::LabDir(lab_) + "/nodes/node1/manifests";
+    std::ofstream(dir + "/policies.yaml.tmp") << yaml;
+    std::rename((dir + "/policies.yaml.tmp").c_str(), (dir + "/policies.yaml").c_str());
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (std::chrono::steady_clock::now() < deadline) {
+      api::Json status = AgentCall(lab_, "status");
+      if (status["policy"].value("revision", 0ull) > before &&
+          status["cluster"].value("network_policies", 0u) == count) {
+        return;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    ADD_FAILURE() << "agent did not apply " << count << " policies within 5s";
+  }
+
+  static std::string lab_;
+};
+std::string PolicyOnTheWire::lab_;
+
+void ExpectWireMatchesOracle(const std::string& lab, const std::string& what) {
+  auto cells = lab::ProbeMatrix(lab, kProbeTimeoutMs);
+  ASSERT_TRUE(cells.ok()) << cells.status().message();
+  size_t allowed = 0, denied = 0;
+  for (const auto& cell : *cells) {
+    EXPECT_EQ(cell.observed, cell.expected)
+        << what << ": " << cell.from << " -> " << cell.to << ":" << cell.port << "/"
+        << cell.protocol << " expected " << (cell.expected ? "allowed" : "denied") << " ("
+        << cell.detail << ")";
+    (cell.expected ? allowed : denied)++;
+  }
+  EXPECT_GT(allowed, 0u) << what << ": the scenario allows something";
+  ::testing::Test::RecordProperty(what + "_denied", static_cast<int>(denied));
+}
+
+TEST_F(PolicyOnTheWire, ScenariosMatchTheOracle) {
+  for (const Scenario& scenario : kScenarios) {
+    ApplyPolicies(scenario.policies, 1);
+    ExpectWireMatchesOracle(lab_, scenario.name);
+  }
+  std::string all;
+  for (const Scenario& scenario : kScenarios) all += std::string("---\n") + scenario.policies;
+  ApplyPolicies(all, std::size(kScenarios));
+  ExpectWireMatchesOracle(lab_, "all_scenarios_together");
+}
+
+TEST_F(PolicyOnTheWire, RemovingPoliciesOpensEverythingAgain) {
+  ApplyPolicies(kScenarios[0].policies, 1);
+  ApplyPolicies("", 0);
+  auto cells = lab::ProbeMatrix(lab_, kProbeTimeoutMs);
+  ASSERT_TRUE(cells.ok());
+  for (const auto& cell : *cells) EXPECT_TRUE(cell.observed) << cell.from << " -> " << cell.to;
+}
+
+// Random clusters and policies, a lab each; KUBEDP_POLICY_CASES raises the count.
+TEST(PolicyDifferential, RandomClustersMatchTheOracle) {
+  int cases = 50;
+  if (const char* more = std::getenv("KUBEDP_POLICY_CASES")) cases = std::atoi(more);
+  for (int seed = 1; seed <= cases; ++seed) {
+    testing::RandomCluster cluster = testing::ClusterGenerator(seed).Generate("10.244.4.");
+    std::string lab = testing::UniqueLabName("e2e-diff");
+    std::string file = "/tmp/" + lab + ".yaml";
+    {
+      std::ofstream out(file);
+      out << "apiVersion: kubedp.io/v1alpha1\nkind: Lab\nmetadata: {name: diff}\n"
+             "spec: {nodes: [{name: node1, podCIDR: 10.244.4.0/24}]}\n";
+      for (const auto& doc : cluster.documents) out << "---\n" << doc.dump() << "\n";
+    }
+    Status up = lab::Up(file, {.name_override = lab});
+    std::remove(file.c_str());
+    ASSERT_TRUE(up.ok()) << "seed " << seed << ": " << up.message();
+    ExpectWireMatchesOracle(lab, "seed " + std::to_string(seed));
+    ASSERT_TRUE(lab::Down(lab).ok());
+    if (HasFailure()) break;
+  }
+}
+
+}  // namespace
+}  // namespace kubedp
