@@ -6,8 +6,11 @@
 #include <fstream>
 #include <thread>
 
+#include "common/ip.h"
 #include "common/random_cluster.h"
 #include "e2e/lab_fixture.h"
+#include "lab/probe.h"
+#include "netdev/netdev.h"
 
 namespace kubedp {
 namespace {
@@ -82,7 +85,13 @@ class PolicyOnTheWire : public ::testing::Test {
   // it has compiled them into the datapath.
   static void ApplyPolicies(const std::string& yaml, size_t count) {
     uint64_t before = AgentCall(lab_, "status")["policy"].value("revision", 0ull);
+    auto start = std::chrono::steady_clock::now();
     std::string dir = lab::LabDir(lab_) + "/nodes/node1/manifests";
+    std::ifstream current(dir + "/policies.yaml");
+    std::string in_force((std::istreambuf_iterator<char>(current)),
+                         std::istreambuf_iterator<char>());
+    // The same policies again change nothing, so there is nothing new to wait for.
+    if (in_force == yaml) return;
     std::ofstream(dir + "/policies.yaml.tmp") << yaml;
     std::rename((dir + "/policies.yaml.tmp").c_str(), (dir + "/policies.yaml").c_str());
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
@@ -90,6 +99,8 @@ class PolicyOnTheWire : public ::testing::Test {
       api::Json status = AgentCall(lab_, "status");
       if (status["policy"].value("revision", 0ull) > before &&
           status["cluster"].value("network_policies", 0u) == count) {
+        EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(1))
+            << "a policy edit is live within a second";
         return;
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
@@ -125,6 +136,48 @@ TEST_F(PolicyOnTheWire, ScenariosMatchTheOracle) {
   for (const Scenario& scenario : kScenarios) all += std::string("---\n") + scenario.policies;
   ApplyPolicies(all, std::size(kScenarios));
   ExpectWireMatchesOracle(lab_, "all_scenarios_together");
+}
+
+// A broken policy is named with its reason, and the policies in force stay.
+TEST_F(PolicyOnTheWire, InvalidPolicyIsRejectedAndTheRestKeepsWorking) {
+  ApplyPolicies(kScenarios[0].policies, 1);
+  std::string dir = lab::LabDir(lab_) + "/nodes/node1/manifests";
+  std::ofstream(dir + "/broken-policy.yaml") << R"(
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: bad-range, namespace: y}
+spec:
+  podSelector: {}
+  ingress: [{ports: [{port: 90, endPort: 80}]}]
+)";
+  api::Json errors;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (errors.empty() && std::chrono::steady_clock::now() < deadline) {
+    errors = AgentCall(lab_, "status")["manifest_errors"];
+    if (errors.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_EQ(errors.size(), 1u);
+  std::string message = errors[0]["message"];
+  EXPECT_NE(message.find("NetworkPolicy y/bad-range"), std::string::npos) << message;
+  EXPECT_NE(message.find("endPort"), std::string::npos) << message;
+  ExpectWireMatchesOracle(lab_, "with_a_rejected_policy");
+  std::remove((dir + "/broken-policy.yaml").c_str());
+}
+
+// The node reaches its pods whatever their policy (kubelet probes).
+TEST_F(PolicyOnTheWire, NodeReachesPodsUnderDenyAll) {
+  ApplyPolicies(kScenarios[0].policies, 1);
+  auto state = lab::LoadState(lab_);
+  ASSERT_TRUE(state.ok());
+  std::string ip;
+  for (const auto& pod : (*state)["pods"]) {
+    if (pod["namespace"] == "x" && pod["name"] == "a") ip = pod["ip"];
+  }
+  auto guard = netdev::NetnsGuard::Enter("/run/netns/" + lab::NodeNetns(lab_, "node1"));
+  ASSERT_TRUE(guard.ok());
+  lab::ProbeResult result = lab::Probe({*ParseIpv4(ip), 80, "TCP"}, 1000);
+  EXPECT_TRUE(result.connected) << result.error;
+  EXPECT_EQ(result.answered_by, "x/a");
 }
 
 TEST_F(PolicyOnTheWire, RemovingPoliciesOpensEverythingAgain) {
