@@ -58,7 +58,12 @@ int kdp_from_pod(struct __sk_buff *skb) {
     if (check_policy && !kdp_policy_allows(dst, KDP_POLICY_INGRESS, saddr, &pkt))
       return kdp_drop(skb, &pkt, KDP_DROP_POLICY_INGRESS, KDP_DIR_FROM_POD);
     if (pkt.ip4->ttl <= 1) return kdp_drop(skb, &pkt, KDP_DROP_TTL_EXCEEDED, KDP_DIR_FROM_POD);
-    if (ct_verdict == KDP_CT_NEW) kdp_ct_record_new(skb, &pkt, &ct, &kdp_config.ct_timeouts);
+    if (ct_verdict == KDP_CT_NEW) {
+      kdp_ct_record_new(skb, &pkt, &ct, &kdp_config.ct_timeouts);
+      __u8 isolated = (src->flags & KDP_ENDPOINT_F_EGRESS_ISOLATED ? 1 : 0) |
+                      (dst->flags & KDP_ENDPOINT_F_INGRESS_ISOLATED ? 2 : 0);
+      if (isolated) kdp_report_allow(skb, &pkt, isolated);
+    }
     int verdict = kdp_deliver_local(&pkt, dst);
     if (verdict != TC_ACT_REDIRECT)
       return kdp_drop(skb, NULL, KDP_DROP_REDIRECT_FAILED, KDP_DIR_FROM_POD);
@@ -67,7 +72,10 @@ int kdp_from_pod(struct __sk_buff *skb) {
   }
   if (kdp_in_pod_range(daddr))
     return kdp_drop(skb, &pkt, KDP_DROP_UNKNOWN_DEST, KDP_DIR_FROM_POD);
-  if (ct_verdict == KDP_CT_NEW) kdp_ct_record_new(skb, &pkt, &ct, &kdp_config.ct_timeouts);
+  if (ct_verdict == KDP_CT_NEW) {
+    kdp_ct_record_new(skb, &pkt, &ct, &kdp_config.ct_timeouts);
+    if (src->flags & KDP_ENDPOINT_F_EGRESS_ISOLATED) kdp_report_allow(skb, &pkt, 1);
+  }
   return kdp_pass(skb, KDP_TO_STACK);
 }
 

@@ -39,4 +39,23 @@ KDP_INLINE int kdp_drop(struct __sk_buff *skb, const struct kdp_packet *pkt, __u
   return TC_ACT_SHOT;
 }
 
+/* Reports a new flow that policy let through, for verdict logging. */
+KDP_INLINE void kdp_report_allow(struct __sk_buff *skb, const struct kdp_packet *pkt,
+                                 __u8 isolated) {
+  struct kdp_policy_allow_event *event = bpf_ringbuf_reserve(&kdp_events, sizeof(*event), 0);
+  if (!event) return;
+  __builtin_memset(event, 0, sizeof(*event));
+  event->header.timestamp_ns = bpf_ktime_get_ns();
+  event->header.type = KDP_EVENT_POLICY_ALLOW;
+  event->header.size = sizeof(*event);
+  event->saddr = pkt->ip4->saddr;
+  event->daddr = pkt->ip4->daddr;
+  event->sport = pkt->sport;
+  event->dport = pkt->dport;
+  event->protocol = pkt->ip4->protocol;
+  event->isolated = isolated;
+  event->ifindex = skb->ifindex;
+  bpf_ringbuf_submit(event, 0);
+}
+
 #endif /* KUBEDP_LIB_EVENTS_H */

@@ -8,6 +8,7 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
 #include <filesystem>
 #include <fstream>
@@ -15,8 +16,10 @@
 
 #include "common/log.h"
 #include "common/reasons.h"
+#include "control/conntrack.h"
 #include "control/endpoints.h"
 #include "control/policy_compiler.h"
+#include "control/policy_logging.h"
 #include "control/policy_oracle.h"
 #include "control/port_ranges.h"
 #include "datapath/maps.h"
@@ -95,6 +98,7 @@ Status Agent::Init() {
   KUBEDP_RETURN_IF_ERROR(MakeDir(config_.state_dir, fs::perms::owner_all));
   KUBEDP_RETURN_IF_ERROR(MakeDir(config_.run_dir, fs::perms::owner_all));
 
+  policy_logger_ = std::make_unique<PolicyLogger>(config_.node_name, config_.policy_log_file);
   if (!config_.manifest_dir.empty()) {
     manifests_ = std::make_unique<source::ManifestDirectory>(config_.manifest_dir);
     ReloadManifests();
@@ -303,6 +307,14 @@ void Agent::ReloadManifests() {
               {{"path", error.path}, {"reason", error.message}});
     manifest_errors_.push_back(Json{{"path", error.path}, {"message", error.message}});
   }
+  if (report.changed) {
+    auto logging = control::LoggingConfigFrom(manifests_->State());
+    if (logging.ok()) {
+      policy_logger_->SetConfig(*logging);
+    } else {
+      RecordError(logging.status().message() + " (the last good logging config stays)");
+    }
+  }
   if (report.changed && program_) {
     if (Status s = ReconcileDatapath(); !s.ok())
       RecordError("applying cluster state: " + s.message());
@@ -322,11 +334,44 @@ void Agent::RecordError(const std::string& message) {
   while (recent_errors_.size() > kRecentErrors) recent_errors_.pop_front();
 }
 
+namespace {
+
+int64_t WallMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+Connection ConnectionOf(uint32_t saddr, uint32_t daddr, uint16_t sport, uint16_t dport,
+                        uint8_t protocol) {
+  return Connection{FormatIpv4(ntohl(saddr)), FormatIpv4(ntohl(daddr)), ntohs(sport), ntohs(dport),
+                    control::ProtocolName(protocol)};
+}
+
+}  // namespace
+
 int Agent::OnRingEvent(void* ctx, void* data, size_t size) {
   auto* agent = static_cast<Agent*>(ctx);
-  if (size < sizeof(kdp_drop_event)) return 0;
+  if (size < sizeof(kdp_event_header)) return 0;
+  const auto* header = static_cast<const kdp_event_header*>(data);
+  static const k8s::ClusterState kEmpty;
+  const k8s::ClusterState& state = agent->manifests_ ? agent->manifests_->State() : kEmpty;
+  if (header->type == KDP_EVENT_POLICY_ALLOW && size >= sizeof(kdp_policy_allow_event)) {
+    const auto* event = static_cast<const kdp_policy_allow_event*>(data);
+    agent->policy_logger_->Allow(
+        state,
+        ConnectionOf(event->saddr, event->daddr, event->sport, event->dport, event->protocol),
+        event->isolated & 2, WallMs());
+    return 0;
+  }
+  if (header->type != KDP_EVENT_DROP || size < sizeof(kdp_drop_event)) return 0;
   const auto* event = static_cast<const kdp_drop_event*>(data);
-  if (event->header.type != KDP_EVENT_DROP) return 0;
+  if (event->reason == KDP_DROP_POLICY_EGRESS || event->reason == KDP_DROP_POLICY_INGRESS) {
+    agent->policy_logger_->Deny(
+        state,
+        ConnectionOf(event->saddr, event->daddr, event->sport, event->dport, event->protocol),
+        event->reason == KDP_DROP_POLICY_INGRESS, WallMs());
+  }
   agent->recent_drops_.push_back(Json{
       {"time", Now()},
       {"reason", ReasonLabel(event->reason)},
@@ -340,6 +385,13 @@ int Agent::OnRingEvent(void* ctx, void* data, size_t size) {
   });
   while (agent->recent_drops_.size() > kRecentDrops) agent->recent_drops_.pop_front();
   return 0;
+}
+
+void Agent::FlushPolicyLog() {
+  auto now = std::chrono::steady_clock::now();
+  if (now < next_log_flush_) return;
+  next_log_flush_ = now + std::chrono::milliseconds(500);
+  policy_logger_->Flush(WallMs());
 }
 
 Status Agent::Run() {
@@ -361,8 +413,10 @@ Status Agent::Run() {
     if (watcher_) fds.push_back({watcher_->fd(), POLLIN, 0});
     ReclaimPeriodically();
     SweepConntrackPeriodically();
+    FlushPolicyLog();
     auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(
-        std::min(next_reclaim_, next_ct_sweep_) - std::chrono::steady_clock::now());
+        std::min({next_reclaim_, next_ct_sweep_, next_log_flush_}) -
+        std::chrono::steady_clock::now());
     int timeout_ms = static_cast<int>(std::max<int64_t>(wait.count(), 0));
     if (poll(fds.data(), fds.size(), timeout_ms) < 0) {
       if (errno == EINTR) continue;
@@ -406,6 +460,8 @@ Result<Json> Agent::Handle(const std::string& method, const Json& params) {
     result = FlushConntrack();
   } else if (method == "policy.trace") {
     result = TracePolicy(params);
+  } else if (method == "monitor.poll") {
+    result = Json{{"records", policy_logger_->Poll(params.value("after", uint64_t{0}))}};
   } else if (method == "ready") {
     result = Readiness();
   }
@@ -628,7 +684,8 @@ Result<Json> Agent::DescribeStatus() {
               {"ipam", IpamSummary()},
               {"conntrack", ConntrackSummary()},
               {"port_checks", port_checks_},
-              {"policy", policy_summary_}};
+              {"policy", policy_summary_},
+              {"policy_logging", policy_logger_->Stats()}};
 }
 
 Status Agent::Uninstall(const AgentConfig& config, bool remove_state) {

@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 
+#include "agent/policy_logger.h"
 #include "api/rpc.h"
 #include "common/ip.h"
 #include "common/result.h"
@@ -35,6 +36,7 @@ struct AgentConfig {
   int64_t ipam_grace_seconds = 60;
   // How often the agent looks for allocations of pods that are gone.
   int64_t ipam_reclaim_interval_seconds = 30;
+  std::string policy_log_file = "/var/log/kubedp/policy_action.log";
   std::string nodeport_range = "30000-32767";
   // Adds the NodePort range to net.ipv4.ip_local_reserved_ports so the
   // kernel never picks an ephemeral port that a NodePort could claim.
@@ -103,6 +105,7 @@ class Agent {
   api::Json MetricsJson();
   api::Json ClusterCounts() const;
   Result<api::Json> TracePolicy(const api::Json& params);
+  void FlushPolicyLog();
 
   static int OnRingEvent(void* ctx, void* data, size_t size);
 
@@ -121,6 +124,8 @@ class Agent {
   std::vector<api::Json> manifest_errors_;
   api::Json port_checks_ = api::Json::object();
   uint64_t policy_revision_ = 0;
+  std::unique_ptr<PolicyLogger> policy_logger_;
+  std::chrono::steady_clock::time_point next_log_flush_;
   api::Json policy_summary_ = api::Json::object();
   uint64_t exhaustion_events_ = 0;
   uint64_t reclaimed_total_ = 0;

@@ -32,6 +32,9 @@ int main(int argc, char** argv) {
   app.add_option("--ipam-reclaim-interval-seconds", config.ipam_reclaim_interval_seconds,
                  "How often to look for addresses of pods that are gone")
       ->capture_default_str();
+  app.add_option("--policy-log-file", config.policy_log_file,
+                 "Where policy verdict records go (rotated at 10 MB, 5 kept)")
+      ->capture_default_str();
   app.add_option("--nodeport-range", config.nodeport_range, "NodePort range, FIRST-LAST")
       ->capture_default_str();
   app.add_option("--reserve-nodeport-range", config.reserve_nodeport_range,

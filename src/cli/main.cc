@@ -3,9 +3,11 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <chrono>
 #include <iomanip>
 #include <iostream>
 #include <sstream>
+#include <thread>
 
 #include "api/rpc.h"
 #include "common/log.h"
@@ -146,6 +148,45 @@ int CallAndPrint(const Target& target, const std::string& method, void (*print)(
   return 0;
 }
 
+std::string VerdictLine(const Json& r) {
+  const Json& c = r["connection"];
+  std::string line = Str(r["timestamp"]) + " " + Str(r["disposition"]) + " " + Str(c["direction"]) +
+                     " " + Str(c["protocol"]) + " " + Str(c["src_ip"]) + ":" + Str(c["src_port"]) +
+                     " -> " + Str(c["dest_ip"]) + ":" + Str(c["dest_port"]);
+  for (const auto& side : {"src", "dest"}) {
+    if (r[side].contains("pod_name")) {
+      line += std::string(" ") + side + "=" + Str(r[side]["pod_namespace"]) + "/" +
+              Str(r[side]["pod_name"]);
+    }
+  }
+  if (r.contains("count")) line += " count=" + Str(r["count"]);
+  std::string policies;
+  for (const auto& p : r["policies"]) {
+    policies += (policies.empty() ? "" : ",") + Str(p["namespace"]) + "/" + Str(p["name"]);
+  }
+  if (!policies.empty()) line += " policies=" + policies;
+  return line;
+}
+
+// Polls the agent for new records; text lines or, with -o json, one record per line.
+int FollowPolicyVerdicts(const Target& target, int count, double timeout_seconds) {
+  uint64_t after = 0;
+  int printed = 0;
+  auto start = std::chrono::steady_clock::now();
+  while (true) {
+    auto result = kubedp::api::Call(target.Socket(), "monitor.poll", Json{{"after", after}});
+    if (!result.ok()) return Fail(result.status());
+    for (const auto& record : (*result)["records"]) {
+      after = std::max(after, record["seq"].get<uint64_t>());
+      std::cout << (target.output == "json" ? record.dump() : VerdictLine(record)) << std::endl;
+      if (count > 0 && ++printed >= count) return 0;
+    }
+    auto elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (timeout_seconds > 0 && elapsed >= timeout_seconds) return count > 0 ? 3 : 0;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+}
+
 std::vector<int> ParsePorts(const std::string& list) {
   std::vector<int> ports;
   std::stringstream stream(list);
@@ -199,6 +240,18 @@ int main(int argc, char** argv) {
   trace->add_option("--port", trace_port, "Destination port")->required();
   trace->add_option("--protocol", trace_protocol, "TCP, UDP or SCTP")->capture_default_str();
 
+  Target monitor_target;
+  std::string monitor_type = "policy-verdict";
+  int monitor_count = 0;
+  double monitor_timeout = 0;
+  auto* monitor = app.add_subcommand("monitor", "Follow the node's records live");
+  AddTargetOptions(monitor, monitor_target);
+  monitor->add_option("--type", monitor_type, "Record type")
+      ->check(CLI::IsMember({"policy-verdict"}))
+      ->capture_default_str();
+  monitor->add_option("--count", monitor_count, "Stop after this many records");
+  monitor->add_option("--timeout", monitor_timeout, "Stop after this many seconds");
+
   Target ct_target;
   std::string ct_address, ct_protocol;
   int ct_port = -1;
@@ -240,6 +293,7 @@ int main(int argc, char** argv) {
 
   if (*status) return CallAndPrint(status_target, "status", PrintStatus);
   if (*endpoint_list) return CallAndPrint(endpoint_target, "endpoint.list", PrintEndpoints);
+  if (*monitor) return FollowPolicyVerdicts(monitor_target, monitor_count, monitor_timeout);
   if (*trace) {
     auto side = [](const std::string& value, const char* pod_key, const char* ip_key) {
       return value.find('/') != std::string::npos ? Json{{pod_key, value}} : Json{{ip_key, value}};

@@ -29,3 +29,5 @@ static_assert(offsetof(kdp_policy_peer_key, remote) == 12);
 static_assert(sizeof(kdp_policy_port_key) == 12);
 static_assert(offsetof(kdp_policy_port_key, port) == 10);
 static_assert(sizeof(kdp_policy_rules) == 8);
+static_assert(sizeof(kdp_policy_allow_event) == 40);
+static_assert(offsetof(kdp_policy_allow_event, saddr) == 16);

@@ -317,7 +317,9 @@ class LabBuilder {
                                   "--state-dir",
                                   dir + "/state",
                                   "--run-dir",
-                                  dir + "/run"};
+                                  dir + "/run",
+                                  "--policy-log-file",
+                                  dir + "/policy_action.log"};
     argv.insert(argv.end(), node.agent_args.begin(), node.agent_args.end());
     state_["nodes"].back()["agent_argv"] = argv;
     KUBEDP_RETURN_IF_ERROR(SaveState());

@@ -134,6 +134,7 @@ static inline __u32 kdp_metric_index(__u32 reason, __u32 direction) {
 /* kdp_events: RINGBUF of records that start with kdp_event_header. */
 enum kdp_event_type {
   KDP_EVENT_DROP = 1,
+  KDP_EVENT_POLICY_ALLOW = 2, /* first packet of a flow that policy let through */
 };
 
 struct kdp_event_header {
@@ -220,6 +221,20 @@ struct kdp_ct_timeouts {
   __u32 udp_replied;
   __u32 icmp;
   __u32 reserved;
+};
+
+/* A new flow allowed where policy was consulted (some side isolated). */
+struct kdp_policy_allow_event {
+  struct kdp_event_header header;
+  __u32 saddr; /* network byte order */
+  __u32 daddr;
+  __u16 sport; /* network byte order */
+  __u16 dport;
+  __u8 protocol;
+  __u8 isolated; /* bit 0: source egress isolated, bit 1: destination ingress isolated */
+  __u16 reserved;
+  __u32 ifindex;
+  __u32 reserved2; /* explicit tail padding to 8 bytes */
 };
 
 /*
