@@ -52,9 +52,10 @@ std::string Key(const k8s::Pod* pod) {
 
 }  // namespace
 
-PolicyLogger::PolicyLogger(std::string node_name, std::string path)
+PolicyLogger::PolicyLogger(std::string node_name, std::string path, uint64_t rotate_bytes)
     : node_name_(std::move(node_name)),
       path_(std::move(path)),
+      rotate_bytes_(rotate_bytes),
       limiter_(config_.rate_limit),
       denies_(config_.deny_aggregation_seconds) {}
 
@@ -138,7 +139,7 @@ void PolicyLogger::Emit(json record, int64_t now_ms) {
 
 void PolicyLogger::Write(const std::string& line) {
   std::error_code ec;
-  if (fs::exists(path_, ec) && fs::file_size(path_, ec) > kRotateBytes) {
+  if (fs::exists(path_, ec) && fs::file_size(path_, ec) > rotate_bytes_) {
     for (int i = kBackups - 1; i >= 1; --i) {
       fs::rename(path_ + "." + std::to_string(i), path_ + "." + std::to_string(i + 1), ec);
     }

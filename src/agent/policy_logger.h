@@ -25,7 +25,7 @@ class PolicyLogger {
   static constexpr int kBackups = 5;
   static constexpr size_t kKeptForMonitor = 2000;
 
-  PolicyLogger(std::string node_name, std::string path);
+  PolicyLogger(std::string node_name, std::string path, uint64_t rotate_bytes = kRotateBytes);
   void SetConfig(const control::LoggingConfig& config);
 
   // A new connection policy let through; ingress_isolated says the
@@ -51,6 +51,7 @@ class PolicyLogger {
 
   std::string node_name_;
   std::string path_;
+  uint64_t rotate_bytes_;
   control::LoggingConfig config_;
   control::RateLimiter limiter_;
   control::DenyAggregator denies_;
