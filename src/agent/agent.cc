@@ -1,7 +1,6 @@
 #include "agent/agent.h"
 
 #include <arpa/inet.h>
-#include <bpf/libbpf.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -22,6 +21,7 @@
 #include "control/policy_logging.h"
 #include "control/policy_oracle.h"
 #include "control/port_ranges.h"
+#include "datapath/event_reader.h"
 #include "datapath/maps.h"
 #include "datapath/pins.h"
 #include "datapath/policy_maps.h"
@@ -82,7 +82,6 @@ Agent::Agent(AgentConfig config)
     : config_(std::move(config)), started_(std::chrono::steady_clock::now()) {}
 
 Agent::~Agent() {
-  if (events_) ring_buffer__free(events_);
   if (server_) ::unlink(server_->path().c_str());
 }
 
@@ -127,8 +126,10 @@ Status Agent::Init() {
   if (!program.ok()) return program.status();
   program_ = std::move(program).value();
 
-  events_ = ring_buffer__new(program_->EventsFd(), &Agent::OnRingEvent, this, nullptr);
-  if (!events_) return Status::FromErrno(errno, "opening the event ring");
+  auto events = datapath::EventReader::Open(
+      program_->EventsFd(), [this](const void* data, size_t size) { OnEvent(data, size); });
+  if (!events.ok()) return events.status();
+  events_ = std::move(events).value();
 
   KUBEDP_RETURN_IF_ERROR(EnsureRouterDevice());
   KUBEDP_RETURN_IF_ERROR(RestoreEndpoints());
@@ -350,29 +351,28 @@ Connection ConnectionOf(uint32_t saddr, uint32_t daddr, uint16_t sport, uint16_t
 
 }  // namespace
 
-int Agent::OnRingEvent(void* ctx, void* data, size_t size) {
-  auto* agent = static_cast<Agent*>(ctx);
-  if (size < sizeof(kdp_event_header)) return 0;
+void Agent::OnEvent(const void* data, size_t size) {
+  if (size < sizeof(kdp_event_header)) return;
   const auto* header = static_cast<const kdp_event_header*>(data);
   static const k8s::ClusterState kEmpty;
-  const k8s::ClusterState& state = agent->manifests_ ? agent->manifests_->State() : kEmpty;
+  const k8s::ClusterState& state = manifests_ ? manifests_->State() : kEmpty;
   if (header->type == KDP_EVENT_POLICY_ALLOW && size >= sizeof(kdp_policy_allow_event)) {
     const auto* event = static_cast<const kdp_policy_allow_event*>(data);
-    agent->policy_logger_->Allow(
+    policy_logger_->Allow(
         state,
         ConnectionOf(event->saddr, event->daddr, event->sport, event->dport, event->protocol),
         event->isolated & 2, WallMs());
-    return 0;
+    return;
   }
-  if (header->type != KDP_EVENT_DROP || size < sizeof(kdp_drop_event)) return 0;
+  if (header->type != KDP_EVENT_DROP || size < sizeof(kdp_drop_event)) return;
   const auto* event = static_cast<const kdp_drop_event*>(data);
   if (event->reason == KDP_DROP_POLICY_EGRESS || event->reason == KDP_DROP_POLICY_INGRESS) {
-    agent->policy_logger_->Deny(
+    policy_logger_->Deny(
         state,
         ConnectionOf(event->saddr, event->daddr, event->sport, event->dport, event->protocol),
         event->reason == KDP_DROP_POLICY_INGRESS, WallMs());
   }
-  agent->recent_drops_.push_back(Json{
+  recent_drops_.push_back(Json{
       {"time", Now()},
       {"reason", ReasonLabel(event->reason)},
       {"direction", DirectionLabel(event->direction)},
@@ -383,8 +383,7 @@ int Agent::OnRingEvent(void* ctx, void* data, size_t size) {
       {"destination_port", ntohs(event->dport)},
       {"ifindex", event->ifindex},
   });
-  while (agent->recent_drops_.size() > kRecentDrops) agent->recent_drops_.pop_front();
-  return 0;
+  while (recent_drops_.size() > kRecentDrops) recent_drops_.pop_front();
 }
 
 void Agent::FlushPolicyLog() {
@@ -407,9 +406,8 @@ Status Agent::Run() {
     return Handle(method, params);
   };
   while (true) {
-    std::vector<pollfd> fds{{signal_fd.get(), POLLIN, 0},
-                            {server_->fd(), POLLIN, 0},
-                            {ring_buffer__epoll_fd(events_), POLLIN, 0}};
+    std::vector<pollfd> fds{
+        {signal_fd.get(), POLLIN, 0}, {server_->fd(), POLLIN, 0}, {events_->fd(), POLLIN, 0}};
     if (watcher_) fds.push_back({watcher_->fd(), POLLIN, 0});
     ReclaimPeriodically();
     SweepConntrackPeriodically();
@@ -427,7 +425,7 @@ Status Agent::Run() {
       return Status::Ok();
     }
     if (fds[1].revents) server_->ServeOne(handler);
-    if (fds[2].revents) ring_buffer__consume(events_);
+    if (fds[2].revents) events_->Consume();
     if (fds.size() > 3 && fds[3].revents && watcher_->Drain()) ReloadManifests();
   }
 }

@@ -13,14 +13,13 @@
 #include "api/rpc.h"
 #include "common/ip.h"
 #include "common/result.h"
+#include "datapath/event_reader.h"
 #include "datapath/pod_program.h"
 #include "ipam/allocator.h"
 #include "ipam/store.h"
 #include "kubedp/abi.h"
 #include "source/directory_watcher.h"
 #include "source/manifest_dir.h"
-
-struct ring_buffer;
 
 namespace kubedp::agent {
 
@@ -107,7 +106,7 @@ class Agent {
   Result<api::Json> TracePolicy(const api::Json& params);
   void FlushPolicyLog();
 
-  static int OnRingEvent(void* ctx, void* data, size_t size);
+  void OnEvent(const void* data, size_t size);
 
   AgentConfig config_;
   std::chrono::steady_clock::time_point started_;
@@ -118,7 +117,7 @@ class Agent {
   std::optional<ipam::Allocator> allocator_;
   std::unique_ptr<datapath::PodProgram> program_;
   std::optional<api::RpcServer> server_;
-  ring_buffer* events_ = nullptr;
+  std::unique_ptr<datapath::EventReader> events_;
   std::deque<api::Json> recent_errors_;
   std::deque<api::Json> recent_drops_;
   std::vector<api::Json> manifest_errors_;
