@@ -21,6 +21,7 @@
 #include "control/policy_logging.h"
 #include "control/policy_oracle.h"
 #include "control/port_ranges.h"
+#include "control/services.h"
 #include "datapath/event_reader.h"
 #include "datapath/maps.h"
 #include "datapath/pins.h"
@@ -386,6 +387,38 @@ void Agent::OnEvent(const void* data, size_t size) {
   while (recent_drops_.size() > kRecentDrops) recent_drops_.pop_front();
 }
 
+// Services as the datapath will see them: EndpointSlices given in the
+// manifests, or derived from selectors and pod readiness where none are.
+Result<Json> Agent::ListServices() {
+  if (!manifests_) return Json{{"services", Json::array()}, {"errors", Json::array()}};
+  control::ServiceTable table =
+      control::CompileServices(control::WithDerivedEndpointSlices(manifests_->State()));
+  Json frontends = Json::array();
+  for (const auto& f : table.frontends) {
+    Json backends = Json::array();
+    for (const auto& b : f.backends) {
+      std::string state = b.ready ? "ready" : b.terminating ? "terminating" : "not-ready";
+      backends.push_back(Json{{"ip", FormatIpv4(b.ip)},
+                              {"port", b.port},
+                              {"state", state},
+                              {"serving", b.serving},
+                              {"node", b.node_name},
+                              {"pod", b.pod}});
+    }
+    frontends.push_back(Json{{"service", f.service},
+                             {"kind", control::FrontendKindName(f.kind)},
+                             {"ip", f.ip == 0 ? "*" : FormatIpv4(f.ip)},
+                             {"port", f.port},
+                             {"protocol", control::ProtocolName(f.protocol)},
+                             {"port_name", f.port_name},
+                             {"external_traffic_local", f.external_local},
+                             {"internal_traffic_local", f.internal_local},
+                             {"affinity_timeout_seconds", f.affinity_timeout_seconds},
+                             {"backends", backends}});
+  }
+  return Json{{"services", frontends}, {"errors", table.errors}};
+}
+
 void Agent::FlushPolicyLog() {
   auto now = std::chrono::steady_clock::now();
   if (now < next_log_flush_) return;
@@ -458,6 +491,8 @@ Result<Json> Agent::Handle(const std::string& method, const Json& params) {
     result = FlushConntrack();
   } else if (method == "policy.trace") {
     result = TracePolicy(params);
+  } else if (method == "service.list") {
+    result = ListServices();
   } else if (method == "monitor.poll") {
     result = Json{{"records", policy_logger_->Poll(params.value("after", uint64_t{0}))}};
   } else if (method == "ready") {

@@ -105,6 +105,7 @@ class Agent {
   api::Json ClusterCounts() const;
   Result<api::Json> TracePolicy(const api::Json& params);
   void FlushPolicyLog();
+  Result<api::Json> ListServices();
 
   void OnEvent(const void* data, size_t size);
 

@@ -126,6 +126,25 @@ void PrintConntrack(const Json& rows) {
   }
 }
 
+void PrintServices(const Json& result) {
+  std::cout << Pad("SERVICE", 24) << Pad("TYPE", 13) << Pad("FRONTEND", 24) << "BACKENDS\n";
+  for (const auto& f : result["services"]) {
+    std::string backends;
+    for (const auto& b : f["backends"]) {
+      backends += (backends.empty() ? "" : ", ") + Str(b["ip"]) + ":" + Str(b["port"]) + " (" +
+                  Str(b["state"]) + ")";
+    }
+    std::string frontend = Str(f["ip"]) + ":" + Str(f["port"]) + "/" + Str(f["protocol"]);
+    std::string notes;
+    if (f["affinity_timeout_seconds"].get<int>() > 0) notes += " affinity=ClientIP";
+    if (f["external_traffic_local"].get<bool>()) notes += " externalTrafficPolicy=Local";
+    if (f["internal_traffic_local"].get<bool>()) notes += " internalTrafficPolicy=Local";
+    std::cout << Pad(Str(f["service"]), 24) << Pad(Str(f["kind"]), 13) << Pad(frontend, 24)
+              << (backends.empty() ? "none" : backends) << notes << "\n";
+  }
+  for (const auto& e : result["errors"]) std::cout << "error: " << Str(e) << "\n";
+}
+
 void PrintReclaim(const Json& result) {
   bool dry = result["dry_run"].get<bool>();
   std::cout << (dry ? "Would free " : "Freed ") << result["released"].size() << " address(es)\n";
@@ -240,6 +259,12 @@ int main(int argc, char** argv) {
   trace->add_option("--port", trace_port, "Destination port")->required();
   trace->add_option("--protocol", trace_protocol, "TCP, UDP or SCTP")->capture_default_str();
 
+  Target service_target;
+  auto* service = app.add_subcommand("service", "Services of the cluster as the node sees them");
+  service->require_subcommand(1);
+  auto* service_list = service->add_subcommand("list", "Frontends, backends and their state");
+  AddTargetOptions(service_list, service_target);
+
   Target monitor_target;
   std::string monitor_type = "policy-verdict";
   int monitor_count = 0;
@@ -293,6 +318,7 @@ int main(int argc, char** argv) {
 
   if (*status) return CallAndPrint(status_target, "status", PrintStatus);
   if (*endpoint_list) return CallAndPrint(endpoint_target, "endpoint.list", PrintEndpoints);
+  if (*service_list) return CallAndPrint(service_target, "service.list", PrintServices);
   if (*monitor) return FollowPolicyVerdicts(monitor_target, monitor_count, monitor_timeout);
   if (*trace) {
     auto side = [](const std::string& value, const char* pod_key, const char* ip_key) {

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <thread>
 
 #include "common/ip.h"
@@ -173,6 +174,27 @@ TEST_F(PodForwarding, StatusReportsProgramsMapsAndEndpoints) {
   EXPECT_TRUE(endpoints_map_seen);
   EXPECT_EQ(status["cluster"]["pods"], 4);
   EXPECT_EQ(status["cluster"]["namespaces"], 2);
+}
+
+// Services as the agent compiles them: EndpointSlices derived from the
+// selector and the pods' readiness, the named targetPort resolved per pod.
+TEST_F(PodForwarding, ServiceListShowsDerivedBackends) {
+  api::Json services = AgentCall(lab_, "service.list");
+  EXPECT_TRUE(services["errors"].empty()) << services.dump();
+  std::set<std::string> kinds;
+  for (const auto& frontend : services["services"]) {
+    EXPECT_EQ(frontend["service"], "frontend/web");
+    kinds.insert(frontend["kind"]);
+    std::set<std::string> backends;
+    for (const auto& b : frontend["backends"]) {
+      EXPECT_EQ(b["state"], "ready");
+      EXPECT_EQ(b["port"], 8080) << "targetPort http resolved on the pod";
+      backends.insert(b["pod"]);
+    }
+    EXPECT_EQ(backends, (std::set<std::string>{"frontend/web", "frontend/shop"}));
+    EXPECT_EQ(frontend["affinity_timeout_seconds"], 10800);
+  }
+  EXPECT_EQ(kinds, (std::set<std::string>{"ClusterIP", "NodePort"}));
 }
 
 // A broken file is named with its reason; the objects read before stay.
