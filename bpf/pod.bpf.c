@@ -7,6 +7,7 @@
 #include "lib/conntrack.h"
 #include "lib/endpoint.h"
 #include "lib/events.h"
+#include "lib/lb.h"
 #include "lib/metrics.h"
 #include "lib/policy.h"
 #include "lib/parse.h"
@@ -38,16 +39,29 @@ int kdp_from_pod(struct __sk_buff *skb) {
   struct kdp_endpoint_info *src = kdp_sender(skb, pkt.ip4->saddr);
   if (!src) return kdp_drop(skb, &pkt, KDP_DROP_SPOOFED_SOURCE, KDP_DIR_FROM_POD);
 
+  /* A packet to a Service becomes a packet to a backend before anything else,
+   * so conntrack, policy and delivery all see the real destination. */
+  __u32 vip = 0;
+  __u16 vport = 0;
+  int lb = kdp_lb_translate(skb, &pkt, &vip, &vport);
+  if (lb == KDP_LB_NO_BACKEND) return kdp_drop(skb, &pkt, KDP_DROP_NO_BACKEND, KDP_DIR_FROM_POD);
+  if (lb == KDP_LB_ERROR) return kdp_drop(skb, NULL, KDP_DROP_MALFORMED, KDP_DIR_FROM_POD);
+
   struct kdp_ct_lookup ct = {};
   int ct_verdict = kdp_ct_track(skb, &pkt, &kdp_config.ct_timeouts, &ct);
   /* Replies of an allowed connection always pass; everything else meets policy. */
   bool check_policy = ct_verdict != KDP_CT_REPLY;
+  /* A reply of a translated flow leaves with the Service's address. */
+  if (ct_verdict == KDP_CT_REPLY && ct.entry && ct.entry->rev_nat_addr) {
+    if (kdp_nat_rewrite(skb, &pkt, true, ct.entry->rev_nat_addr, ct.entry->rev_nat_port))
+      return kdp_drop(skb, NULL, KDP_DROP_MALFORMED, KDP_DIR_FROM_POD);
+  }
   __u32 saddr = pkt.ip4->saddr;
   __u32 daddr = pkt.ip4->daddr;
 
   if (daddr == kdp_config.router_ip) {
     /* The pod's own node is always reachable (kubelet probes answer through it). */
-    if (ct_verdict == KDP_CT_NEW) kdp_ct_record_new(skb, &pkt, &ct, &kdp_config.ct_timeouts);
+    if (ct_verdict == KDP_CT_NEW) kdp_ct_record_new(skb, &pkt, &ct, &kdp_config.ct_timeouts, vip, vport);
     return kdp_pass(skb, KDP_TO_HOST);
   }
   if (check_policy && !kdp_policy_allows(src, KDP_POLICY_EGRESS, daddr, &pkt))
@@ -59,7 +73,7 @@ int kdp_from_pod(struct __sk_buff *skb) {
       return kdp_drop(skb, &pkt, KDP_DROP_POLICY_INGRESS, KDP_DIR_FROM_POD);
     if (pkt.ip4->ttl <= 1) return kdp_drop(skb, &pkt, KDP_DROP_TTL_EXCEEDED, KDP_DIR_FROM_POD);
     if (ct_verdict == KDP_CT_NEW) {
-      kdp_ct_record_new(skb, &pkt, &ct, &kdp_config.ct_timeouts);
+      kdp_ct_record_new(skb, &pkt, &ct, &kdp_config.ct_timeouts, vip, vport);
       __u8 isolated = (src->flags & KDP_ENDPOINT_F_EGRESS_ISOLATED ? 1 : 0) |
                       (dst->flags & KDP_ENDPOINT_F_INGRESS_ISOLATED ? 2 : 0);
       if (isolated) kdp_report_allow(skb, &pkt, isolated);
@@ -73,7 +87,7 @@ int kdp_from_pod(struct __sk_buff *skb) {
   if (kdp_in_pod_range(daddr))
     return kdp_drop(skb, &pkt, KDP_DROP_UNKNOWN_DEST, KDP_DIR_FROM_POD);
   if (ct_verdict == KDP_CT_NEW) {
-    kdp_ct_record_new(skb, &pkt, &ct, &kdp_config.ct_timeouts);
+    kdp_ct_record_new(skb, &pkt, &ct, &kdp_config.ct_timeouts, vip, vport);
     if (src->flags & KDP_ENDPOINT_F_EGRESS_ISOLATED) kdp_report_allow(skb, &pkt, 1);
   }
   return kdp_pass(skb, KDP_TO_STACK);

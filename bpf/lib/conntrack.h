@@ -19,24 +19,24 @@ struct {
 
 #define KDP_NS_PER_SEC 1000000000ULL
 
-/* Builds the canonical key; returns true when the packet's source is side a. */
-KDP_INLINE bool kdp_ct_key_of(const struct kdp_packet *pkt, struct kdp_ct_key *key) {
-  __u32 saddr = bpf_ntohl(pkt->ip4->saddr), daddr = bpf_ntohl(pkt->ip4->daddr);
-  __u16 sport = bpf_ntohs(pkt->sport), dport = bpf_ntohs(pkt->dport);
-  bool source_is_a = saddr < daddr || (saddr == daddr && sport <= dport);
-  key->protocol = pkt->ip4->protocol;
-  if (source_is_a) {
-    key->addr_a = pkt->ip4->saddr;
-    key->addr_b = pkt->ip4->daddr;
-    key->port_a = pkt->sport;
-    key->port_b = pkt->dport;
-  } else {
-    key->addr_a = pkt->ip4->daddr;
-    key->addr_b = pkt->ip4->saddr;
-    key->port_a = pkt->dport;
-    key->port_b = pkt->sport;
-  }
+/* Builds the canonical key of a tuple (network byte order); returns true when
+ * the source is side a. */
+KDP_INLINE bool kdp_ct_key_from(__u32 saddr, __u32 daddr, __u16 sport, __u16 dport, __u8 protocol,
+                                struct kdp_ct_key *key) {
+  __u32 s = bpf_ntohl(saddr), d = bpf_ntohl(daddr);
+  __u16 sp = bpf_ntohs(sport), dp = bpf_ntohs(dport);
+  bool source_is_a = s < d || (s == d && sp <= dp);
+  key->protocol = protocol;
+  key->addr_a = source_is_a ? saddr : daddr;
+  key->addr_b = source_is_a ? daddr : saddr;
+  key->port_a = source_is_a ? sport : dport;
+  key->port_b = source_is_a ? dport : sport;
   return source_is_a;
+}
+
+KDP_INLINE bool kdp_ct_key_of(const struct kdp_packet *pkt, struct kdp_ct_key *key) {
+  return kdp_ct_key_from(pkt->ip4->saddr, pkt->ip4->daddr, pkt->sport, pkt->dport,
+                         pkt->ip4->protocol, key);
 }
 
 KDP_INLINE __u64 kdp_ct_lifetime(const volatile struct kdp_ct_timeouts *t, __u8 protocol, __u8 state) {
@@ -70,7 +70,8 @@ KDP_INLINE bool kdp_tcp_opens(const struct kdp_packet *pkt) {
 /* A fresh record for the first packet of a flow (or of a reused tuple). */
 KDP_INLINE int kdp_ct_create(const struct kdp_packet *pkt, const struct kdp_ct_key *key,
                              bool source_is_a, __u32 length, __u64 now,
-                             const volatile struct kdp_ct_timeouts *timeouts) {
+                             const volatile struct kdp_ct_timeouts *timeouts,
+                             __u32 rev_nat_addr, __u16 rev_nat_port) {
   struct kdp_ct_entry entry = {};
   __u8 protocol = key->protocol;
   if (protocol == IPPROTO_TCP_NUM) {
@@ -86,6 +87,8 @@ KDP_INLINE int kdp_ct_create(const struct kdp_packet *pkt, const struct kdp_ct_k
   entry.expires_ns = now + kdp_ct_lifetime(timeouts, protocol, entry.state);
   entry.packets_original = 1;
   entry.bytes_original = length;
+  entry.rev_nat_addr = rev_nat_addr;
+  entry.rev_nat_port = rev_nat_port;
   bpf_map_update_elem(&kdp_ct, key, &entry, BPF_ANY);
   return KDP_CT_NEW;
 }
@@ -112,7 +115,17 @@ struct kdp_ct_lookup {
   struct kdp_ct_key key;
   bool source_is_a;
   __u64 now;
+  struct kdp_ct_entry *entry; /* the flow's record, unless new */
 };
+
+/* A record that no longer describes a live flow for this packet: expired, or
+ * a SYN on a closing or closed connection (the tuple is being reused). */
+KDP_INLINE bool kdp_ct_is_over(const struct kdp_ct_entry *entry, const struct kdp_packet *pkt,
+                               __u64 now) {
+  if (entry->expires_ns < now) return true;
+  return pkt->ip4->protocol == IPPROTO_TCP_NUM && kdp_tcp_opens(pkt) &&
+         entry->state >= KDP_CT_CLOSING;
+}
 
 /*
  * Tracks the packet and says whether it opens, continues or answers a flow.
@@ -131,9 +144,8 @@ KDP_INLINE int kdp_ct_track(struct __sk_buff *skb, const struct kdp_packet *pkt,
   lookup->now = now;
 
   struct kdp_ct_entry *entry = bpf_map_lookup_elem(&kdp_ct, &lookup->key);
-  bool reopened = entry && pkt->ip4->protocol == IPPROTO_TCP_NUM && kdp_tcp_opens(pkt) &&
-                  entry->state >= KDP_CT_CLOSING;
-  if (!entry || entry->expires_ns < now || reopened) return KDP_CT_NEW;
+  if (!entry || kdp_ct_is_over(entry, pkt, now)) return KDP_CT_NEW;
+  lookup->entry = entry;
   bool source_is_a = lookup->source_is_a;
 
   bool original = ((entry->flags & KDP_CT_F_INITIATOR_IS_A) != 0) == source_is_a;
@@ -151,10 +163,13 @@ KDP_INLINE int kdp_ct_track(struct __sk_buff *skb, const struct kdp_packet *pkt,
   return original ? KDP_CT_ORIGINAL : KDP_CT_REPLY;
 }
 
+/* rev_nat_addr/port: the Service address replies must leave with (0: none). */
 KDP_INLINE void kdp_ct_record_new(struct __sk_buff *skb, const struct kdp_packet *pkt,
                                   const struct kdp_ct_lookup *lookup,
-                                  const volatile struct kdp_ct_timeouts *timeouts) {
-  kdp_ct_create(pkt, &lookup->key, lookup->source_is_a, skb->len, lookup->now, timeouts);
+                                  const volatile struct kdp_ct_timeouts *timeouts,
+                                  __u32 rev_nat_addr, __u16 rev_nat_port) {
+  kdp_ct_create(pkt, &lookup->key, lookup->source_is_a, skb->len, lookup->now, timeouts,
+                rev_nat_addr, rev_nat_port);
 }
 
 #endif /* KUBEDP_LIB_CONNTRACK_H */

@@ -26,6 +26,7 @@
 #include "datapath/maps.h"
 #include "datapath/pins.h"
 #include "datapath/policy_maps.h"
+#include "datapath/service_maps.h"
 #include "datapath/tc.h"
 #include "netdev/netdev.h"
 
@@ -284,6 +285,14 @@ Status Agent::ReconcileDatapath() {
       datapath::ReconcilePolicyMaps(program_->PolicyPeersFd(), program_->PolicyPortsFd(), policy);
   if (!written.ok()) return written.status();
   for (const auto& error : policy.errors) RecordError("policy: " + error);
+
+  control::ServiceTable services =
+      manifests_ ? control::CompileServices(control::WithDerivedEndpointSlices(manifests_->State()))
+                 : control::ServiceTable{};
+  auto programmed = datapath::ReconcileServiceMaps(program_->ServicesFd(), program_->BackendsFd(),
+                                                   services, config_.node_name);
+  if (!programmed.ok()) return programmed.status();
+  for (const auto& error : services.errors) RecordError("service: " + error);
 
   control::EndpointTable endpoints = control::CompileEndpoints(records);
   for (auto& [ip, info] : endpoints) {

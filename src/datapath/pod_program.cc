@@ -63,4 +63,14 @@ int PodProgram::PolicyPortsFd() const {
   return bpf_map__fd(skeleton_->maps.kdp_pol_ports);
 }
 
+int PodProgram::ServicesFd() const {
+  return bpf_map__fd(skeleton_->maps.kdp_services);
+}
+int PodProgram::BackendsFd() const {
+  return bpf_map__fd(skeleton_->maps.kdp_backends);
+}
+int PodProgram::ServiceFlowsFd() const {
+  return bpf_map__fd(skeleton_->maps.kdp_svc_flows);
+}
+
 }  // namespace kubedp::datapath

@@ -32,6 +32,9 @@ class PodProgram {
   int CtFd() const;
   int PolicyPeersFd() const;
   int PolicyPortsFd() const;
+  int ServicesFd() const;
+  int BackendsFd() const;
+  int ServiceFlowsFd() const;
   uint32_t ProgramId() const { return program_id_; }
   // Instructions the verifier processed: the complexity budget tests track.
   uint32_t VerifiedInstructions() const { return verified_insns_; }

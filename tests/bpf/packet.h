@@ -41,6 +41,26 @@ struct PacketSpec {
 
 inline constexpr uint8_t kFin = 0x01, kSyn = 0x02, kRst = 0x04, kAck = 0x10;
 
+// The TCP/UDP checksum of a frame (pseudo header + segment), 0 when valid
+// over a frame whose checksum field is filled in.
+inline uint16_t L4Checksum(const std::vector<uint8_t>& frame) {
+  const auto* ip = reinterpret_cast<const iphdr*>(frame.data() + sizeof(ethhdr));
+  size_t l4_len = frame.size() - sizeof(ethhdr) - ip->ihl * 4;
+  const uint8_t* l4 = frame.data() + sizeof(ethhdr) + ip->ihl * 4;
+  uint32_t sum = 0;
+  auto add16 = [&sum](const uint8_t* p) { sum += (p[0] << 8) | p[1]; };
+  add16(reinterpret_cast<const uint8_t*>(&ip->saddr));
+  add16(reinterpret_cast<const uint8_t*>(&ip->saddr) + 2);
+  add16(reinterpret_cast<const uint8_t*>(&ip->daddr));
+  add16(reinterpret_cast<const uint8_t*>(&ip->daddr) + 2);
+  sum += ip->protocol;
+  sum += static_cast<uint32_t>(l4_len);
+  for (size_t i = 0; i + 1 < l4_len; i += 2) add16(l4 + i);
+  if (l4_len % 2) sum += l4[l4_len - 1] << 8;
+  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+  return static_cast<uint16_t>(~sum);
+}
+
 inline std::vector<uint8_t> BuildPacket(const PacketSpec& spec) {
   std::vector<uint8_t> frame(sizeof(ethhdr) + sizeof(iphdr) + sizeof(udphdr) + 16, 0);
   auto* eth = reinterpret_cast<ethhdr*>(frame.data());
@@ -65,9 +85,19 @@ inline std::vector<uint8_t> BuildPacket(const PacketSpec& spec) {
   }
   uint16_t ports[2] = {htons(spec.sport), htons(spec.dport)};
   std::memcpy(l4, ports, sizeof(ports));
+  size_t checksum_at = 0;
   if (spec.protocol == IPPROTO_TCP) {
     l4[12] = 5 << 4;  // data offset: 20 bytes
     l4[13] = spec.tcp_flags;
+    checksum_at = 16;
+  } else if (spec.protocol == IPPROTO_UDP) {
+    uint16_t length = htons(static_cast<uint16_t>(frame.size() - sizeof(ethhdr) - sizeof(iphdr)));
+    std::memcpy(l4 + 4, &length, sizeof(length));
+    checksum_at = 6;
+  }
+  if (checksum_at) {
+    uint16_t checksum = htons(L4Checksum(frame));
+    std::memcpy(l4 + checksum_at, &checksum, sizeof(checksum));
   }
   return frame;
 }

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <set>
 #include <thread>
 
@@ -195,6 +196,23 @@ TEST_F(PodForwarding, ServiceListShowsDerivedBackends) {
     EXPECT_EQ(frontend["affinity_timeout_seconds"], 10800);
   }
   EXPECT_EQ(kinds, (std::set<std::string>{"ClusterIP", "NodePort"}));
+}
+
+// A pod reaches a ClusterIP; the datapath picks a backend per connection
+// (both answer over 40 connections) and the backend sees the client's address.
+TEST_F(PodForwarding, ClusterIpSpreadsConnectionsOverItsBackends) {
+  auto guard = netdev::NetnsGuard::Enter(NetnsPath(Pod("db")["netns"]));
+  ASSERT_TRUE(guard.ok());
+  std::map<std::string, int> answered;
+  for (int i = 0; i < 40; ++i) {
+    lab::ProbeResult result = lab::Probe({*ParseIpv4("10.96.0.10"), 80, "TCP"}, 1000);
+    ASSERT_TRUE(result.connected) << "connection " << i << ": " << result.error;
+    ++answered[result.answered_by];
+    EXPECT_EQ(result.seen_source.substr(0, result.seen_source.find(':')), Pod("db")["ip"])
+        << "no source translation for pod traffic";
+  }
+  EXPECT_EQ(answered.size(), 2u) << "both backends answer";
+  EXPECT_TRUE(answered.contains("frontend/web") && answered.contains("frontend/shop"));
 }
 
 // A broken file is named with its reason; the objects read before stay.

@@ -23,6 +23,12 @@
 #define KDP_MAP_POLICY_PEERS "kdp_pol_peers"
 #define KDP_MAP_POLICY_PORTS "kdp_pol_ports"
 #define KDP_POLICY_MAX 65536
+#define KDP_MAP_SERVICES "kdp_services"
+#define KDP_MAP_BACKENDS "kdp_backends"
+#define KDP_MAP_SVC_FLOWS "kdp_svc_flows"
+#define KDP_SERVICES_MAX 65536
+#define KDP_BACKENDS_MAX 262144
+#define KDP_SVC_FLOWS_MAX 262144
 #define KDP_ENDPOINTS_MAX 65536
 #define KDP_EVENTS_RING_BYTES (256 * 1024)
 /* Default conntrack size; the agent sets it from --ct-max-entries at load. */
@@ -44,7 +50,8 @@
   X(DROP_SPOOFED_SOURCE, 131, "spoofed-source") /* source is not the pod's IP */ \
   X(DROP_REDIRECT_FAILED, 132, "redirect-failed")                              \
   X(DROP_POLICY_EGRESS, 133, "policy-denied-egress")   /* source pod's egress */ \
-  X(DROP_POLICY_INGRESS, 134, "policy-denied-ingress") /* destination's ingress */
+  X(DROP_POLICY_INGRESS, 134, "policy-denied-ingress") /* destination's ingress */ \
+  X(DROP_NO_BACKEND, 135, "service-without-backend")  /* ClusterIP with no usable backend */
 
 #define KDP_REASON_ENUM_ENTRY(name, code, label) KDP_##name = code,
 enum kdp_reason { KDP_REASONS(KDP_REASON_ENUM_ENTRY) };
@@ -73,6 +80,47 @@ struct kdp_endpoint_info {
   __u8 host_mac[6];  /* MAC of the host-side veth */
   __u32 flags;       /* KDP_ENDPOINT_F_* */
   __u32 reserved;
+};
+
+/*
+ * Services. kdp_services: (VIP, port, protocol) -> service id and the number
+ * of backends that take new connections; kdp_backends: (service id, slot) ->
+ * backend address. kdp_svc_flows: a client's (source, VIP) tuple -> the
+ * backend chosen for it, so every packet of a connection goes to the same
+ * backend; conntrack (keyed on the translated tuple) decides when the flow
+ * is over, and a new connection on the same tuple chooses again.
+ */
+struct kdp_service_key {
+  __u32 vip; /* network byte order */
+  __u16 port; /* network byte order */
+  __u8 protocol;
+  __u8 pad;
+};
+
+struct kdp_service_info {
+  __u32 service_id;
+  __u16 backend_count; /* usable for new connections; 0: reject */
+  __u16 flags;
+};
+
+struct kdp_backend_key {
+  __u32 service_id;
+  __u32 slot;
+};
+
+struct kdp_backend {
+  __u32 addr; /* network byte order */
+  __u16 port; /* network byte order */
+  __u16 pad;
+};
+
+struct kdp_svc_flow_key {
+  __u32 client_addr; /* network byte order */
+  __u32 vip;
+  __u16 client_port;
+  __u16 vport;
+  __u8 protocol;
+  __u8 pad[3];
 };
 
 /* kdp_endpoint_info.flags */
@@ -201,6 +249,10 @@ struct kdp_ct_entry {
   __u8 flags; /* KDP_CT_F_* */
   __u16 reserved16;
   __u32 reserved32;
+  /* Service translation: replies leave with this source (the VIP). 0: none. */
+  __u32 rev_nat_addr; /* network byte order */
+  __u16 rev_nat_port; /* network byte order */
+  __u16 reserved16b;
 };
 
 /* What conntrack says about a packet. */

@@ -1,0 +1,124 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Service translation for pod traffic: a packet to a ClusterIP goes to one
+ * backend (random choice for a new connection, the same backend for the rest
+ * of it) and its replies come back from the ClusterIP.
+ */
+#ifndef KUBEDP_LIB_LB_H
+#define KUBEDP_LIB_LB_H
+
+#include "common.h"
+#include "conntrack.h"
+#include "parse.h"
+
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(max_entries, KDP_SERVICES_MAX);
+  __type(key, struct kdp_service_key);
+  __type(value, struct kdp_service_info);
+  __uint(pinning, LIBBPF_PIN_BY_NAME);
+} kdp_services SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(max_entries, KDP_BACKENDS_MAX);
+  __type(key, struct kdp_backend_key);
+  __type(value, struct kdp_backend);
+  __uint(pinning, LIBBPF_PIN_BY_NAME);
+} kdp_backends SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_LRU_HASH);
+  __uint(max_entries, KDP_SVC_FLOWS_MAX);
+  __type(key, struct kdp_svc_flow_key);
+  __type(value, struct kdp_backend);
+  __uint(pinning, LIBBPF_PIN_BY_NAME);
+} kdp_svc_flows SEC(".maps");
+
+#define KDP_ETH_HLEN 14
+#define KDP_IP_CHECK_OFF (KDP_ETH_HLEN + __builtin_offsetof(struct iphdr, check))
+#define KDP_IP_SADDR_OFF (KDP_ETH_HLEN + __builtin_offsetof(struct iphdr, saddr))
+#define KDP_IP_DADDR_OFF (KDP_ETH_HLEN + __builtin_offsetof(struct iphdr, daddr))
+
+enum kdp_lb_result {
+  KDP_LB_NONE = 0,       /* not a Service address */
+  KDP_LB_TRANSLATED = 1, /* destination rewritten to a backend */
+  KDP_LB_NO_BACKEND = 2, /* a Service with no usable backend */
+  KDP_LB_ERROR = 3,      /* a rewrite failed */
+};
+
+/*
+ * Rewrites the source (reverse NAT) or destination (DNAT) address and port,
+ * with incremental IPv4 and TCP/UDP checksum updates. Packet pointers are
+ * invalid afterwards: the caller parses again.
+ */
+KDP_INLINE int kdp_nat_rewrite(struct __sk_buff *skb, struct kdp_packet *pkt, bool source,
+                               __u32 new_addr, __u16 new_port) {
+  __u8 protocol = pkt->ip4->protocol;
+  __u32 l4_off = KDP_ETH_HLEN + pkt->ip4->ihl * 4;
+  __u32 old_addr = source ? pkt->ip4->saddr : pkt->ip4->daddr;
+  __u16 old_port = source ? pkt->sport : pkt->dport;
+  __u32 addr_off = source ? KDP_IP_SADDR_OFF : KDP_IP_DADDR_OFF;
+  __u32 port_off = l4_off + (source ? 0 : 2);
+  __u32 csum_off = l4_off + (protocol == IPPROTO_TCP_NUM ? 16 : 6);
+  __u64 mangled = protocol == IPPROTO_UDP_NUM ? BPF_F_MARK_MANGLED_0 : 0;
+
+  if (bpf_l4_csum_replace(skb, csum_off, old_addr, new_addr,
+                          BPF_F_PSEUDO_HDR | mangled | sizeof(new_addr)) ||
+      bpf_l4_csum_replace(skb, csum_off, old_port, new_port, mangled | sizeof(new_port)) ||
+      bpf_l3_csum_replace(skb, KDP_IP_CHECK_OFF, old_addr, new_addr, sizeof(new_addr)) ||
+      bpf_skb_store_bytes(skb, addr_off, &new_addr, sizeof(new_addr), 0) ||
+      bpf_skb_store_bytes(skb, port_off, &new_port, sizeof(new_port), 0))
+    return -1;
+  return kdp_parse_ipv4(skb, pkt) == KDP_PARSE_IPV4 ? 0 : -1;
+}
+
+/* Whether the flow client -> backend is still live in conntrack. */
+KDP_INLINE bool kdp_lb_flow_live(const struct kdp_packet *pkt, const struct kdp_backend *backend) {
+  struct kdp_ct_key key = {};
+  kdp_ct_key_from(pkt->ip4->saddr, backend->addr, pkt->sport, backend->port, pkt->ip4->protocol,
+                  &key);
+  struct kdp_ct_entry *entry = bpf_map_lookup_elem(&kdp_ct, &key);
+  return entry && !kdp_ct_is_over(entry, pkt, bpf_ktime_get_ns());
+}
+
+/*
+ * Translates a packet addressed to a Service. *vip and *vport receive the
+ * Service address, for the reverse translation of replies.
+ */
+KDP_INLINE int kdp_lb_translate(struct __sk_buff *skb, struct kdp_packet *pkt, __u32 *vip,
+                                __u16 *vport) {
+  __u8 protocol = pkt->ip4->protocol;
+  if (protocol != IPPROTO_TCP_NUM && protocol != IPPROTO_UDP_NUM) return KDP_LB_NONE;
+  struct kdp_service_key service_key = {
+      .vip = pkt->ip4->daddr, .port = pkt->dport, .protocol = protocol};
+  struct kdp_service_info *service = bpf_map_lookup_elem(&kdp_services, &service_key);
+  if (!service) return KDP_LB_NONE;
+
+  struct kdp_svc_flow_key flow_key = {.client_addr = pkt->ip4->saddr,
+                                      .vip = pkt->ip4->daddr,
+                                      .client_port = pkt->sport,
+                                      .vport = pkt->dport,
+                                      .protocol = protocol};
+  struct kdp_backend chosen = {};
+  struct kdp_backend *pinned = bpf_map_lookup_elem(&kdp_svc_flows, &flow_key);
+  if (pinned && kdp_lb_flow_live(pkt, pinned)) {
+    /* The rest of a connection: the same backend, even if it left the Service. */
+    chosen = *pinned;
+  } else {
+    if (service->backend_count == 0) return KDP_LB_NO_BACKEND;
+    struct kdp_backend_key backend_key = {
+        .service_id = service->service_id,
+        .slot = bpf_get_prandom_u32() % service->backend_count};
+    struct kdp_backend *backend = bpf_map_lookup_elem(&kdp_backends, &backend_key);
+    if (!backend) return KDP_LB_NO_BACKEND;
+    chosen = *backend;
+    bpf_map_update_elem(&kdp_svc_flows, &flow_key, &chosen, BPF_ANY);
+  }
+  *vip = pkt->ip4->daddr;
+  *vport = pkt->dport;
+  if (kdp_nat_rewrite(skb, pkt, false, chosen.addr, chosen.port)) return KDP_LB_ERROR;
+  return KDP_LB_TRANSLATED;
+}
+
+#endif /* KUBEDP_LIB_LB_H */

@@ -1,0 +1,137 @@
+// Service translation in the kernel: a packet to a ClusterIP leaves for a
+// backend with both checksums still valid, its reply comes back from the
+// ClusterIP, every packet of a connection keeps its backend, new connections
+// spread, and a Service without backends rejects.
+#include <set>
+
+#include "bpf/pod_fixture.h"
+#include "datapath/conntrack_map.h"
+#include "datapath/service_maps.h"
+
+namespace kubedp {
+namespace {
+
+using namespace kubedp::testing;  // NOLINT: constants and builders of the fixture
+
+constexpr uint32_t kVip = 0x0a60000a;  // 10.96.0.10
+constexpr int kActRedirect = 7;
+constexpr int kActShot = 2;
+
+class Service : public PodProgramFixture {
+ protected:
+  // One ClusterIP frontend, vip:80 over protocol, with backends on pod B.
+  void Program(uint8_t protocol, std::vector<uint16_t> backend_ports) {
+    control::Frontend frontend{.kind = control::FrontendKind::kClusterIP,
+                               .ip = kVip,
+                               .port = 80,
+                               .protocol = protocol,
+                               .service = "shop/web"};
+    for (uint16_t port : backend_ports) {
+      frontend.backends.push_back(
+          {.ip = kPodB, .port = port, .ready = true, .serving = true, .node_name = "node1"});
+    }
+    control::ServiceTable table{.frontends = {frontend}};
+    ASSERT_TRUE(datapath::ReconcileServiceMaps(program_->ServicesFd(), program_->BackendsFd(),
+                                               table, "node1")
+                    .ok());
+  }
+
+  std::vector<uint8_t> Send(uint32_t saddr, uint32_t daddr, uint16_t sport, uint16_t dport,
+                            uint8_t protocol, uint8_t flags, int* verdict) {
+    PacketSpec spec;
+    spec.saddr = saddr;
+    spec.daddr = daddr;
+    spec.sport = sport;
+    spec.dport = dport;
+    spec.protocol = protocol;
+    spec.tcp_flags = flags;
+    std::vector<uint8_t> out;
+    *verdict = Run(BuildPacket(spec), saddr == kPodA ? kIfA : kIfB, out);
+    return out;
+  }
+
+  static uint16_t DestinationPort(const std::vector<uint8_t>& frame) {
+    return ntohs(*reinterpret_cast<const uint16_t*>(frame.data() + 34 + 2));
+  }
+  static uint16_t SourcePort(const std::vector<uint8_t>& frame) {
+    return ntohs(*reinterpret_cast<const uint16_t*>(frame.data() + 34));
+  }
+  static void ExpectChecksumsValid(const std::vector<uint8_t>& frame) {
+    iphdr header = IpOf(frame);
+    uint16_t carried = header.check;
+    header.check = 0;
+    EXPECT_EQ(Ipv4Checksum(header), carried) << "IPv4 header checksum";
+    EXPECT_EQ(L4Checksum(frame), 0) << "TCP/UDP checksum over the rewritten segment";
+  }
+};
+
+TEST_F(Service, TcpToClusterIpGoesToTheBackendAndTheReplyComesFromTheClusterIp) {
+  Program(IPPROTO_TCP, {8080});
+  int verdict = 0;
+  auto out = Send(kPodA, kVip, 40000, 80, IPPROTO_TCP, kSyn, &verdict);
+  ASSERT_EQ(verdict, kActRedirect);
+  EXPECT_EQ(ntohl(IpOf(out).daddr), kPodB);
+  EXPECT_EQ(DestinationPort(out), 8080);
+  ExpectChecksumsValid(out);
+
+  auto flows = datapath::CtMap(program_->CtFd()).List({});
+  ASSERT_TRUE(flows.ok());
+  ASSERT_EQ(flows->size(), 1u);
+  EXPECT_EQ((*flows)[0].destination, "10.244.7.11") << "tracked as client <-> backend";
+
+  auto reply = Send(kPodB, kPodA, 8080, 40000, IPPROTO_TCP, kSyn | kAck, &verdict);
+  ASSERT_EQ(verdict, kActRedirect);
+  EXPECT_EQ(ntohl(IpOf(reply).saddr), kVip) << "the reply comes from the ClusterIP";
+  EXPECT_EQ(SourcePort(reply), 80);
+  ExpectChecksumsValid(reply);
+}
+
+TEST_F(Service, UdpChecksumSurvivesTranslation) {
+  Program(IPPROTO_UDP, {5353});
+  int verdict = 0;
+  auto out = Send(kPodA, kVip, 41000, 80, IPPROTO_UDP, 0, &verdict);
+  ASSERT_EQ(verdict, kActRedirect);
+  EXPECT_EQ(DestinationPort(out), 5353);
+  ExpectChecksumsValid(out);
+}
+
+TEST_F(Service, AConnectionKeepsItsBackendAndNewOnesSpread) {
+  Program(IPPROTO_TCP, {8080, 8081});
+  std::set<uint16_t> chosen;
+  for (uint16_t sport = 42000; sport < 42030; ++sport) {
+    int verdict = 0;
+    uint16_t first = DestinationPort(Send(kPodA, kVip, sport, 80, IPPROTO_TCP, kSyn, &verdict));
+    ASSERT_EQ(verdict, kActRedirect);
+    Send(kPodB, kPodA, first, sport, IPPROTO_TCP, kSyn | kAck, &verdict);
+    for (int i = 0; i < 3; ++i) {
+      uint16_t later = DestinationPort(Send(kPodA, kVip, sport, 80, IPPROTO_TCP, kAck, &verdict));
+      EXPECT_EQ(later, first) << "every packet of a connection goes to its backend";
+    }
+    chosen.insert(first);
+  }
+  EXPECT_EQ(chosen, (std::set<uint16_t>{8080, 8081})) << "30 connections use both backends";
+}
+
+TEST_F(Service, AServiceWithoutBackendsRejects) {
+  Program(IPPROTO_TCP, {});
+  uint64_t before = Packets(KDP_DROP_NO_BACKEND);
+  int verdict = 0;
+  Send(kPodA, kVip, 43000, 80, IPPROTO_TCP, kSyn, &verdict);
+  EXPECT_EQ(verdict, kActShot);
+  EXPECT_EQ(Packets(KDP_DROP_NO_BACKEND), before + 1);
+}
+
+TEST_F(Service, ANewConnectionOnAClosedTupleChoosesAgain) {
+  Program(IPPROTO_TCP, {8080});
+  int verdict = 0;
+  Send(kPodA, kVip, 44000, 80, IPPROTO_TCP, kSyn, &verdict);
+  Send(kPodB, kPodA, 8080, 44000, IPPROTO_TCP, kRst, &verdict);
+  // The backend moves; the same client tuple opens a new connection at once.
+  Program(IPPROTO_TCP, {8081});
+  auto out = Send(kPodA, kVip, 44000, 80, IPPROTO_TCP, kSyn, &verdict);
+  ASSERT_EQ(verdict, kActRedirect);
+  EXPECT_EQ(DestinationPort(out), 8081) << "the closed flow's backend is not reused";
+}
+
+}  // namespace
+}  // namespace kubedp
