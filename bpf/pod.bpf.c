@@ -46,14 +46,17 @@ int kdp_from_pod(struct __sk_buff *skb) {
   int lb = kdp_lb_translate(skb, &pkt, &vip, &vport);
   if (lb == KDP_LB_NO_BACKEND) return kdp_drop(skb, &pkt, KDP_DROP_NO_BACKEND, KDP_DIR_FROM_POD);
   if (lb == KDP_LB_ERROR) return kdp_drop(skb, NULL, KDP_DROP_MALFORMED, KDP_DIR_FROM_POD);
+  /* A pod reaching itself through its Service is always allowed. */
+  bool hairpin = lb == KDP_LB_HAIRPIN;
+  __u8 ct_flags = hairpin ? KDP_CT_F_HAIRPIN : 0;
 
   struct kdp_ct_lookup ct = {};
   int ct_verdict = kdp_ct_track(skb, &pkt, &kdp_config.ct_timeouts, &ct);
   /* Replies of an allowed connection always pass; everything else meets policy. */
-  bool check_policy = ct_verdict != KDP_CT_REPLY;
+  bool check_policy = ct_verdict != KDP_CT_REPLY && !hairpin;
   /* A reply of a translated flow leaves with the Service's address. */
   if (ct_verdict == KDP_CT_REPLY && ct.entry && ct.entry->rev_nat_addr) {
-    if (kdp_nat_rewrite(skb, &pkt, true, ct.entry->rev_nat_addr, ct.entry->rev_nat_port))
+    if (kdp_lb_reverse(skb, &pkt, ct.entry))
       return kdp_drop(skb, NULL, KDP_DROP_MALFORMED, KDP_DIR_FROM_POD);
   }
   __u32 saddr = pkt.ip4->saddr;
@@ -61,7 +64,7 @@ int kdp_from_pod(struct __sk_buff *skb) {
 
   if (daddr == kdp_config.router_ip) {
     /* The pod's own node is always reachable (kubelet probes answer through it). */
-    if (ct_verdict == KDP_CT_NEW) kdp_ct_record_new(skb, &pkt, &ct, &kdp_config.ct_timeouts, vip, vport);
+    if (ct_verdict == KDP_CT_NEW) kdp_ct_record_new(skb, &pkt, &ct, &kdp_config.ct_timeouts, vip, vport, ct_flags);
     return kdp_pass(skb, KDP_TO_HOST);
   }
   if (check_policy && !kdp_policy_allows(src, KDP_POLICY_EGRESS, daddr, &pkt))
@@ -73,7 +76,7 @@ int kdp_from_pod(struct __sk_buff *skb) {
       return kdp_drop(skb, &pkt, KDP_DROP_POLICY_INGRESS, KDP_DIR_FROM_POD);
     if (pkt.ip4->ttl <= 1) return kdp_drop(skb, &pkt, KDP_DROP_TTL_EXCEEDED, KDP_DIR_FROM_POD);
     if (ct_verdict == KDP_CT_NEW) {
-      kdp_ct_record_new(skb, &pkt, &ct, &kdp_config.ct_timeouts, vip, vport);
+      kdp_ct_record_new(skb, &pkt, &ct, &kdp_config.ct_timeouts, vip, vport, ct_flags);
       __u8 isolated = (src->flags & KDP_ENDPOINT_F_EGRESS_ISOLATED ? 1 : 0) |
                       (dst->flags & KDP_ENDPOINT_F_INGRESS_ISOLATED ? 2 : 0);
       if (isolated) kdp_report_allow(skb, &pkt, isolated);
@@ -87,7 +90,7 @@ int kdp_from_pod(struct __sk_buff *skb) {
   if (kdp_in_pod_range(daddr))
     return kdp_drop(skb, &pkt, KDP_DROP_UNKNOWN_DEST, KDP_DIR_FROM_POD);
   if (ct_verdict == KDP_CT_NEW) {
-    kdp_ct_record_new(skb, &pkt, &ct, &kdp_config.ct_timeouts, vip, vport);
+    kdp_ct_record_new(skb, &pkt, &ct, &kdp_config.ct_timeouts, vip, vport, ct_flags);
     if (src->flags & KDP_ENDPOINT_F_EGRESS_ISOLATED) kdp_report_allow(skb, &pkt, 1);
   }
   return kdp_pass(skb, KDP_TO_STACK);

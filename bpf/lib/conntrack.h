@@ -71,7 +71,7 @@ KDP_INLINE bool kdp_tcp_opens(const struct kdp_packet *pkt) {
 KDP_INLINE int kdp_ct_create(const struct kdp_packet *pkt, const struct kdp_ct_key *key,
                              bool source_is_a, __u32 length, __u64 now,
                              const volatile struct kdp_ct_timeouts *timeouts,
-                             __u32 rev_nat_addr, __u16 rev_nat_port) {
+                             __u32 rev_nat_addr, __u16 rev_nat_port, __u8 extra_flags) {
   struct kdp_ct_entry entry = {};
   __u8 protocol = key->protocol;
   if (protocol == IPPROTO_TCP_NUM) {
@@ -81,7 +81,7 @@ KDP_INLINE int kdp_ct_create(const struct kdp_packet *pkt, const struct kdp_ct_k
   } else {
     entry.state = KDP_CT_UNREPLIED;
   }
-  entry.flags = source_is_a ? KDP_CT_F_INITIATOR_IS_A : 0;
+  entry.flags = (source_is_a ? KDP_CT_F_INITIATOR_IS_A : 0) | extra_flags;
   entry.created_ns = now;
   entry.last_seen_ns = now;
   entry.expires_ns = now + kdp_ct_lifetime(timeouts, protocol, entry.state);
@@ -163,13 +163,14 @@ KDP_INLINE int kdp_ct_track(struct __sk_buff *skb, const struct kdp_packet *pkt,
   return original ? KDP_CT_ORIGINAL : KDP_CT_REPLY;
 }
 
-/* rev_nat_addr/port: the Service address replies must leave with (0: none). */
+/* rev_nat_addr/port: the Service address replies must leave with (0: none);
+ * extra_flags: KDP_CT_F_HAIRPIN for a pod reaching itself. */
 KDP_INLINE void kdp_ct_record_new(struct __sk_buff *skb, const struct kdp_packet *pkt,
                                   const struct kdp_ct_lookup *lookup,
                                   const volatile struct kdp_ct_timeouts *timeouts,
-                                  __u32 rev_nat_addr, __u16 rev_nat_port) {
+                                  __u32 rev_nat_addr, __u16 rev_nat_port, __u8 extra_flags) {
   kdp_ct_create(pkt, &lookup->key, lookup->source_is_a, skb->len, lookup->now, timeouts,
-                rev_nat_addr, rev_nat_port);
+                rev_nat_addr, rev_nat_port, extra_flags);
 }
 
 #endif /* KUBEDP_LIB_CONNTRACK_H */

@@ -45,6 +45,7 @@ enum kdp_lb_result {
   KDP_LB_TRANSLATED = 1, /* destination rewritten to a backend */
   KDP_LB_NO_BACKEND = 2, /* a Service with no usable backend */
   KDP_LB_ERROR = 3,      /* a rewrite failed */
+  KDP_LB_HAIRPIN = 4,    /* translated to the client itself, from the hairpin source */
 };
 
 /*
@@ -73,11 +74,17 @@ KDP_INLINE int kdp_nat_rewrite(struct __sk_buff *skb, struct kdp_packet *pkt, bo
   return kdp_parse_ipv4(skb, pkt) == KDP_PARSE_IPV4 ? 0 : -1;
 }
 
+/* The source a translated packet leaves with: the hairpin address when the
+ * backend is the client itself. */
+KDP_INLINE __u32 kdp_lb_source(__u32 client, __u32 backend) {
+  return client == backend ? bpf_htonl(KDP_HAIRPIN_SOURCE) : client;
+}
+
 /* Whether the flow client -> backend is still live in conntrack. */
 KDP_INLINE bool kdp_lb_flow_live(const struct kdp_packet *pkt, const struct kdp_backend *backend) {
   struct kdp_ct_key key = {};
-  kdp_ct_key_from(pkt->ip4->saddr, backend->addr, pkt->sport, backend->port, pkt->ip4->protocol,
-                  &key);
+  kdp_ct_key_from(kdp_lb_source(pkt->ip4->saddr, backend->addr), backend->addr, pkt->sport,
+                  backend->port, pkt->ip4->protocol, &key);
   struct kdp_ct_entry *entry = bpf_map_lookup_elem(&kdp_ct, &key);
   return entry && !kdp_ct_is_over(entry, pkt, bpf_ktime_get_ns());
 }
@@ -118,7 +125,25 @@ KDP_INLINE int kdp_lb_translate(struct __sk_buff *skb, struct kdp_packet *pkt, _
   *vip = pkt->ip4->daddr;
   *vport = pkt->dport;
   if (kdp_nat_rewrite(skb, pkt, false, chosen.addr, chosen.port)) return KDP_LB_ERROR;
+  if (pkt->ip4->saddr == pkt->ip4->daddr) {
+    /* The pod is its own backend: it must not see its own address as the source. */
+    if (kdp_nat_rewrite(skb, pkt, true, bpf_htonl(KDP_HAIRPIN_SOURCE), pkt->sport))
+      return KDP_LB_ERROR;
+    return KDP_LB_HAIRPIN;
+  }
   return KDP_LB_TRANSLATED;
+}
+
+/* Undoes the translation on a reply: from the Service, and for a hairpin
+ * flow back to the pod's own address instead of the hairpin source. */
+KDP_INLINE int kdp_lb_reverse(struct __sk_buff *skb, struct kdp_packet *pkt,
+                              const struct kdp_ct_entry *entry) {
+  __u32 vip = entry->rev_nat_addr;
+  __u16 vport = entry->rev_nat_port;
+  if (entry->flags & KDP_CT_F_HAIRPIN) {
+    if (kdp_nat_rewrite(skb, pkt, false, pkt->ip4->saddr, pkt->dport)) return -1;
+  }
+  return kdp_nat_rewrite(skb, pkt, true, vip, vport);
 }
 
 #endif /* KUBEDP_LIB_LB_H */

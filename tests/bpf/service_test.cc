@@ -19,8 +19,8 @@ constexpr int kActShot = 2;
 
 class Service : public PodProgramFixture {
  protected:
-  // One ClusterIP frontend, vip:80 over protocol, with backends on pod B.
-  void Program(uint8_t protocol, std::vector<uint16_t> backend_ports) {
+  // One ClusterIP frontend, vip:80 over protocol, with backends on pod B (or A).
+  void Program(uint8_t protocol, std::vector<uint16_t> backend_ports, uint32_t backend = kPodB) {
     control::Frontend frontend{.kind = control::FrontendKind::kClusterIP,
                                .ip = kVip,
                                .port = 80,
@@ -28,7 +28,7 @@ class Service : public PodProgramFixture {
                                .service = "shop/web"};
     for (uint16_t port : backend_ports) {
       frontend.backends.push_back(
-          {.ip = kPodB, .port = port, .ready = true, .serving = true, .node_name = "node1"});
+          {.ip = backend, .port = port, .ready = true, .serving = true, .node_name = "node1"});
     }
     control::ServiceTable table{.frontends = {frontend}};
     ASSERT_TRUE(datapath::ReconcileServiceMaps(program_->ServicesFd(), program_->BackendsFd(),
@@ -131,6 +131,46 @@ TEST_F(Service, ANewConnectionOnAClosedTupleChoosesAgain) {
   auto out = Send(kPodA, kVip, 44000, 80, IPPROTO_TCP, kSyn, &verdict);
   ASSERT_EQ(verdict, kActRedirect);
   EXPECT_EQ(DestinationPort(out), 8081) << "the closed flow's backend is not reused";
+}
+
+// A pod reaching itself through its Service: it sees the hairpin source, its
+// reply comes back from the ClusterIP, and its ingress policy (deny all here)
+// applies to neither.
+TEST_F(Service, APodReachesItselfThroughItsService) {
+  Program(IPPROTO_TCP, {8080}, kPodA);
+  control::EndpointRecord a{.ip = kPodA, .endpoint_id = 1, .ifindex = kIfA};
+  control::EndpointRecord b{
+      .ip = kPodB, .endpoint_id = 2, .ifindex = kIfB, .pod_mac = kPodBMac, .host_mac = kHostBMac};
+  control::EndpointTable endpoints = control::CompileEndpoints({a, b});
+  endpoints[htonl(kPodA)].flags |= KDP_ENDPOINT_F_INGRESS_ISOLATED;  // no rule: deny all
+  ASSERT_TRUE(datapath::EndpointMap(program_->EndpointsFd()).Reconcile(endpoints).ok());
+
+  int verdict = 0;
+  auto out = Send(kPodA, kVip, 40000, 80, IPPROTO_TCP, kSyn, &verdict);
+  ASSERT_EQ(verdict, kActRedirect);
+  EXPECT_EQ(ntohl(IpOf(out).saddr), static_cast<uint32_t>(KDP_HAIRPIN_SOURCE));
+  EXPECT_EQ(ntohl(IpOf(out).daddr), kPodA);
+  EXPECT_EQ(DestinationPort(out), 8080);
+  ExpectChecksumsValid(out);
+
+  auto reply = Send(kPodA, KDP_HAIRPIN_SOURCE, 8080, 40000, IPPROTO_TCP, kSyn | kAck, &verdict);
+  ASSERT_EQ(verdict, kActRedirect) << "a reply, not judged by the pod's ingress policy";
+  EXPECT_EQ(ntohl(IpOf(reply).saddr), kVip);
+  EXPECT_EQ(SourcePort(reply), 80);
+  EXPECT_EQ(ntohl(IpOf(reply).daddr), kPodA);
+  ExpectChecksumsValid(reply);
+
+  // Closing from either side retires the flow: the same tuple opens again at once.
+  Send(kPodA, KDP_HAIRPIN_SOURCE, 8080, 40000, IPPROTO_TCP, kRst, &verdict);
+  auto flows = datapath::CtMap(program_->CtFd()).List({});
+  ASSERT_TRUE(flows.ok());
+  ASSERT_EQ(flows->size(), 1u) << "one record for the hairpin flow";
+  EXPECT_EQ((*flows)[0].state, "closed");
+  Send(kPodA, kVip, 40000, 80, IPPROTO_TCP, kSyn, &verdict);
+  EXPECT_EQ(verdict, kActRedirect);
+  flows = datapath::CtMap(program_->CtFd()).List({});
+  ASSERT_TRUE(flows.ok());
+  EXPECT_EQ((*flows)[0].state, "syn-sent");
 }
 
 }  // namespace

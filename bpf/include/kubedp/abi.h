@@ -236,6 +236,14 @@ enum kdp_ct_state {
 #define KDP_CT_F_SEEN_REPLY 0x02
 #define KDP_CT_F_FIN_ORIGINAL 0x04
 #define KDP_CT_F_FIN_REPLY 0x08
+#define KDP_CT_F_HAIRPIN 0x10 /* a pod reached itself through a Service */
+
+/*
+ * A pod that reaches itself through a Service gets its own packets from this
+ * link-local address, which it accepts (its own address as a source would
+ * be dropped as martian).
+ */
+#define KDP_HAIRPIN_SOURCE 0xa9fe2a01 /* 169.254.42.1, host byte order */
 
 struct kdp_ct_entry {
   __u64 created_ns;   /* bpf_ktime_get_ns(): CLOCK_MONOTONIC */
