@@ -35,6 +35,14 @@ struct {
   __uint(pinning, LIBBPF_PIN_BY_NAME);
 } kdp_svc_flows SEC(".maps");
 
+struct {
+  __uint(type, BPF_MAP_TYPE_LRU_HASH);
+  __uint(max_entries, KDP_AFFINITY_MAX);
+  __type(key, struct kdp_affinity_key);
+  __type(value, struct kdp_affinity);
+  __uint(pinning, LIBBPF_PIN_BY_NAME);
+} kdp_affinity SEC(".maps");
+
 #define KDP_ETH_HLEN 14
 #define KDP_IP_CHECK_OFF (KDP_ETH_HLEN + __builtin_offsetof(struct iphdr, check))
 #define KDP_IP_SADDR_OFF (KDP_ETH_HLEN + __builtin_offsetof(struct iphdr, saddr))
@@ -90,6 +98,41 @@ KDP_INLINE bool kdp_lb_flow_live(const struct kdp_packet *pkt, const struct kdp_
 }
 
 /*
+ * Chooses the backend of a new connection: at random, or, with ClientIP
+ * affinity, the one this client had while it is within the timeout and its
+ * slot still holds that backend.
+ */
+KDP_INLINE int kdp_lb_choose(const struct kdp_service_info *service, __u32 client,
+                             struct kdp_backend *chosen) {
+  __u64 now = bpf_ktime_get_ns();
+  struct kdp_affinity_key affinity_key = {.client_addr = client,
+                                          .service_id = service->service_id};
+  bool sticky = service->flags & KDP_SERVICE_F_AFFINITY;
+  if (sticky) {
+    struct kdp_affinity *held = bpf_map_lookup_elem(&kdp_affinity, &affinity_key);
+    if (held && now - held->last_used_ns < (__u64)service->affinity_timeout_s * KDP_NS_PER_SEC) {
+      struct kdp_backend_key key = {.service_id = service->service_id, .slot = held->slot};
+      struct kdp_backend *backend = bpf_map_lookup_elem(&kdp_backends, &key);
+      if (backend && backend->addr == held->backend.addr && backend->port == held->backend.port) {
+        held->last_used_ns = now;
+        *chosen = *backend;
+        return 0;
+      }
+    }
+  }
+  struct kdp_backend_key key = {.service_id = service->service_id,
+                                .slot = bpf_get_prandom_u32() % service->backend_count};
+  struct kdp_backend *backend = bpf_map_lookup_elem(&kdp_backends, &key);
+  if (!backend) return -1;
+  *chosen = *backend;
+  if (sticky) {
+    struct kdp_affinity record = {.last_used_ns = now, .backend = *backend, .slot = key.slot};
+    bpf_map_update_elem(&kdp_affinity, &affinity_key, &record, BPF_ANY);
+  }
+  return 0;
+}
+
+/*
  * Translates a packet addressed to a Service. *vip and *vport receive the
  * Service address, for the reverse translation of replies.
  */
@@ -114,12 +157,7 @@ KDP_INLINE int kdp_lb_translate(struct __sk_buff *skb, struct kdp_packet *pkt, _
     chosen = *pinned;
   } else {
     if (service->backend_count == 0) return KDP_LB_NO_BACKEND;
-    struct kdp_backend_key backend_key = {
-        .service_id = service->service_id,
-        .slot = bpf_get_prandom_u32() % service->backend_count};
-    struct kdp_backend *backend = bpf_map_lookup_elem(&kdp_backends, &backend_key);
-    if (!backend) return KDP_LB_NO_BACKEND;
-    chosen = *backend;
+    if (kdp_lb_choose(service, pkt->ip4->saddr, &chosen)) return KDP_LB_NO_BACKEND;
     bpf_map_update_elem(&kdp_svc_flows, &flow_key, &chosen, BPF_ANY);
   }
   *vip = pkt->ip4->daddr;

@@ -73,4 +73,8 @@ int PodProgram::ServiceFlowsFd() const {
   return bpf_map__fd(skeleton_->maps.kdp_svc_flows);
 }
 
+int PodProgram::AffinityFd() const {
+  return bpf_map__fd(skeleton_->maps.kdp_affinity);
+}
+
 }  // namespace kubedp::datapath

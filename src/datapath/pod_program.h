@@ -35,6 +35,7 @@ class PodProgram {
   int ServicesFd() const;
   int BackendsFd() const;
   int ServiceFlowsFd() const;
+  int AffinityFd() const;
   uint32_t ProgramId() const { return program_id_; }
   // Instructions the verifier processed: the complexity budget tests track.
   uint32_t VerifiedInstructions() const { return verified_insns_; }

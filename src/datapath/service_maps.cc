@@ -59,8 +59,12 @@ Result<ServiceMapStats> ReconcileServiceMaps(int services_fd, int backends_fd,
     auto usable = control::UsableBackends(frontend, /*external_traffic=*/false, node);
     kdp_service_key key{
         .vip = htonl(frontend.ip), .port = htons(frontend.port), .protocol = frontend.protocol};
-    services[key] = kdp_service_info{.service_id = service_id,
-                                     .backend_count = static_cast<uint16_t>(usable.size())};
+    services[key] = kdp_service_info{
+        .service_id = service_id,
+        .backend_count = static_cast<uint16_t>(usable.size()),
+        .flags =
+            static_cast<uint16_t>(frontend.affinity_timeout_seconds ? KDP_SERVICE_F_AFFINITY : 0),
+        .affinity_timeout_s = frontend.affinity_timeout_seconds};
     for (uint32_t slot = 0; slot < usable.size(); ++slot) {
       backends[{service_id, slot}] =
           kdp_backend{.addr = htonl(usable[slot].ip), .port = htons(usable[slot].port)};

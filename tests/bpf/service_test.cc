@@ -20,12 +20,14 @@ constexpr int kActShot = 2;
 class Service : public PodProgramFixture {
  protected:
   // One ClusterIP frontend, vip:80 over protocol, with backends on pod B (or A).
-  void Program(uint8_t protocol, std::vector<uint16_t> backend_ports, uint32_t backend = kPodB) {
+  void Program(uint8_t protocol, std::vector<uint16_t> backend_ports, uint32_t backend = kPodB,
+               uint32_t affinity_timeout = 0) {
     control::Frontend frontend{.kind = control::FrontendKind::kClusterIP,
                                .ip = kVip,
                                .port = 80,
                                .protocol = protocol,
-                               .service = "shop/web"};
+                               .service = "shop/web",
+                               .affinity_timeout_seconds = affinity_timeout};
     for (uint16_t port : backend_ports) {
       frontend.backends.push_back(
           {.ip = backend, .port = port, .ready = true, .serving = true, .node_name = "node1"});
@@ -110,6 +112,28 @@ TEST_F(Service, AConnectionKeepsItsBackendAndNewOnesSpread) {
     chosen.insert(first);
   }
   EXPECT_EQ(chosen, (std::set<uint16_t>{8080, 8081})) << "30 connections use both backends";
+}
+
+TEST_F(Service, ClientIpAffinityKeepsAClientOnOneBackendUntilItTimesOut) {
+  Program(IPPROTO_TCP, {8080, 8081}, kPodB, /*affinity_timeout=*/5);
+  int verdict = 0;
+  uint16_t first = DestinationPort(Send(kPodA, kVip, 46000, 80, IPPROTO_TCP, kSyn, &verdict));
+  for (uint16_t sport = 46001; sport < 46030; ++sport) {
+    EXPECT_EQ(DestinationPort(Send(kPodA, kVip, sport, 80, IPPROTO_TCP, kSyn, &verdict)), first)
+        << "every new connection of the client goes to its backend";
+  }
+  // Age the client's record past the timeout: the next connection chooses again.
+  std::set<uint16_t> after_timeout;
+  for (uint16_t sport = 47000; sport < 47030; ++sport) {
+    kdp_affinity_key key{.client_addr = htonl(kPodA), .service_id = 1};
+    kdp_affinity held{};
+    ASSERT_EQ(bpf_map_lookup_elem(program_->AffinityFd(), &key, &held), 0);
+    held.last_used_ns = datapath::MonotonicNowNs() - 10'000'000'000ull;  // 10 s ago
+    ASSERT_EQ(bpf_map_update_elem(program_->AffinityFd(), &key, &held, BPF_EXIST), 0);
+    after_timeout.insert(
+        DestinationPort(Send(kPodA, kVip, sport, 80, IPPROTO_TCP, kSyn, &verdict)));
+  }
+  EXPECT_EQ(after_timeout.size(), 2u) << "after the timeout the choice is free again";
 }
 
 TEST_F(Service, AServiceWithoutBackendsRejects) {

@@ -184,7 +184,7 @@ TEST_F(PodForwarding, ServiceListShowsDerivedBackends) {
   EXPECT_TRUE(services["errors"].empty()) << services.dump();
   std::set<std::string> kinds;
   for (const auto& frontend : services["services"]) {
-    EXPECT_EQ(frontend["service"], "frontend/web");
+    if (frontend["service"] != "frontend/web") continue;
     kinds.insert(frontend["kind"]);
     std::set<std::string> backends;
     for (const auto& b : frontend["backends"]) {
@@ -200,19 +200,32 @@ TEST_F(PodForwarding, ServiceListShowsDerivedBackends) {
 
 // A pod reaches a ClusterIP; the datapath picks a backend per connection
 // (both answer over 40 connections) and the backend sees the client's address.
-TEST_F(PodForwarding, ClusterIpSpreadsConnectionsOverItsBackends) {
-  auto guard = netdev::NetnsGuard::Enter(NetnsPath(Pod("db")["netns"]));
-  ASSERT_TRUE(guard.ok());
+// Who answers 40 connections from pod db to vip:80.
+std::map<std::string, int> AnsweredFrom(const api::Json& client, const std::string& vip) {
+  auto guard = netdev::NetnsGuard::Enter(NetnsPath(client["netns"]));
+  EXPECT_TRUE(guard.ok());
   std::map<std::string, int> answered;
   for (int i = 0; i < 40; ++i) {
-    lab::ProbeResult result = lab::Probe({*ParseIpv4("10.96.0.10"), 80, "TCP"}, 1000);
-    ASSERT_TRUE(result.connected) << "connection " << i << ": " << result.error;
+    lab::ProbeResult result = lab::Probe({*ParseIpv4(vip), 80, "TCP"}, 1000);
+    EXPECT_TRUE(result.connected) << "connection " << i << ": " << result.error;
     ++answered[result.answered_by];
-    EXPECT_EQ(result.seen_source.substr(0, result.seen_source.find(':')), Pod("db")["ip"])
+    EXPECT_EQ(result.seen_source.substr(0, result.seen_source.find(':')), client["ip"])
         << "no source translation for pod traffic";
   }
+  return answered;
+}
+
+TEST_F(PodForwarding, ClusterIpSpreadsConnectionsOverItsBackends) {
+  auto answered = AnsweredFrom(Pod("db"), "10.96.0.11");
   EXPECT_EQ(answered.size(), 2u) << "both backends answer";
   EXPECT_TRUE(answered.contains("frontend/web") && answered.contains("frontend/shop"));
+}
+
+// sessionAffinity: ClientIP keeps the client on one backend.
+TEST_F(PodForwarding, ClientIpAffinityKeepsOneBackend) {
+  auto answered = AnsweredFrom(Pod("db"), "10.96.0.10");
+  ASSERT_EQ(answered.size(), 1u) << "one backend answers every connection";
+  EXPECT_EQ(answered.begin()->second, 40);
 }
 
 // A broken file is named with its reason; the objects read before stay.

@@ -26,9 +26,11 @@
 #define KDP_MAP_SERVICES "kdp_services"
 #define KDP_MAP_BACKENDS "kdp_backends"
 #define KDP_MAP_SVC_FLOWS "kdp_svc_flows"
+#define KDP_MAP_AFFINITY "kdp_affinity"
 #define KDP_SERVICES_MAX 65536
 #define KDP_BACKENDS_MAX 262144
 #define KDP_SVC_FLOWS_MAX 262144
+#define KDP_AFFINITY_MAX 65536
 #define KDP_ENDPOINTS_MAX 65536
 #define KDP_EVENTS_RING_BYTES (256 * 1024)
 /* Default conntrack size; the agent sets it from --ct-max-entries at load. */
@@ -100,8 +102,11 @@ struct kdp_service_key {
 struct kdp_service_info {
   __u32 service_id;
   __u16 backend_count; /* usable for new connections; 0: reject */
-  __u16 flags;
+  __u16 flags;         /* KDP_SERVICE_F_* */
+  __u32 affinity_timeout_s; /* sessionAffinity ClientIP: seconds a client stays */
 };
+
+#define KDP_SERVICE_F_AFFINITY 0x1
 
 struct kdp_backend_key {
   __u32 service_id;
@@ -112,6 +117,20 @@ struct kdp_backend {
   __u32 addr; /* network byte order */
   __u16 port; /* network byte order */
   __u16 pad;
+};
+
+/* kdp_affinity: LRU, (client address, service) -> the backend slot it was
+ * given and when it last used it. A slot whose backend changed is void. */
+struct kdp_affinity_key {
+  __u32 client_addr; /* network byte order */
+  __u32 service_id;
+};
+
+struct kdp_affinity {
+  __u64 last_used_ns;
+  struct kdp_backend backend;
+  __u32 slot;
+  __u32 reserved;
 };
 
 struct kdp_svc_flow_key {
