@@ -10,6 +10,7 @@
 #include "lib/lb.h"
 #include "lib/metrics.h"
 #include "lib/policy.h"
+#include "lib/reject.h"
 #include "lib/parse.h"
 
 const volatile struct kdp_node_config kdp_config = {};
@@ -44,7 +45,11 @@ int kdp_from_pod(struct __sk_buff *skb) {
   __u32 vip = 0;
   __u16 vport = 0;
   int lb = kdp_lb_translate(skb, &pkt, &vip, &vport);
-  if (lb == KDP_LB_NO_BACKEND) return kdp_drop(skb, &pkt, KDP_DROP_NO_BACKEND, KDP_DIR_FROM_POD);
+  if (lb == KDP_LB_NO_BACKEND) {
+    /* Refuse at once rather than let the client time out: TCP gets a reset. */
+    kdp_drop(skb, &pkt, KDP_DROP_NO_BACKEND, KDP_DIR_FROM_POD);
+    return kdp_reject_tcp(skb, &pkt);
+  }
   if (lb == KDP_LB_ERROR) return kdp_drop(skb, NULL, KDP_DROP_MALFORMED, KDP_DIR_FROM_POD);
   /* A pod reaching itself through its Service is always allowed. */
   bool hairpin = lb == KDP_LB_HAIRPIN;

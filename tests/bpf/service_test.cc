@@ -136,13 +136,33 @@ TEST_F(Service, ClientIpAffinityKeepsAClientOnOneBackendUntilItTimesOut) {
   EXPECT_EQ(after_timeout.size(), 2u) << "after the timeout the choice is free again";
 }
 
-TEST_F(Service, AServiceWithoutBackendsRejects) {
+// A TCP connection to a Service without backends is refused at once: the SYN
+// comes back to the client as the RST/ACK of the Service address.
+TEST_F(Service, AServiceWithoutBackendsRefusesTcpAtOnce) {
   Program(IPPROTO_TCP, {});
   uint64_t before = Packets(KDP_DROP_NO_BACKEND);
   int verdict = 0;
-  Send(kPodA, kVip, 43000, 80, IPPROTO_TCP, kSyn, &verdict);
-  EXPECT_EQ(verdict, kActShot);
+  auto out = Send(kPodA, kVip, 43000, 80, IPPROTO_TCP, kSyn, &verdict);
+  EXPECT_EQ(verdict, kActRedirect) << "sent back to the client";
   EXPECT_EQ(Packets(KDP_DROP_NO_BACKEND), before + 1);
+  ASSERT_EQ(out.size(), 54u) << "Ethernet + IPv4 + TCP, no payload";
+  EXPECT_EQ(MacOf(EthOf(out).h_dest), (Mac{0x02, 0xaa, 0, 0, 0, 1})) << "to the client's MAC";
+  EXPECT_EQ(ntohl(IpOf(out).saddr), kVip);
+  EXPECT_EQ(ntohl(IpOf(out).daddr), kPodA);
+  EXPECT_EQ(SourcePort(out), 80);
+  EXPECT_EQ(DestinationPort(out), 43000);
+  EXPECT_EQ(out[34 + 13], kRst | kAck);
+  uint32_t ack = 0;
+  std::memcpy(&ack, out.data() + 34 + 8, sizeof(ack));
+  EXPECT_EQ(ntohl(ack), 1u) << "acknowledges the SYN (sequence 0 + 1)";
+  ExpectChecksumsValid(out);
+}
+
+TEST_F(Service, AServiceWithoutBackendsDropsUdp) {
+  Program(IPPROTO_UDP, {});
+  int verdict = 0;
+  Send(kPodA, kVip, 43001, 80, IPPROTO_UDP, 0, &verdict);
+  EXPECT_EQ(verdict, kActShot);
 }
 
 TEST_F(Service, ANewConnectionOnAClosedTupleChoosesAgain) {

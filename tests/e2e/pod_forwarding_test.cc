@@ -228,6 +228,19 @@ TEST_F(PodForwarding, ClientIpAffinityKeepsOneBackend) {
   EXPECT_EQ(answered.begin()->second, 40);
 }
 
+// A Service without backends refuses a connection at once (a reset from the
+// datapath), rather than leaving the client to time out.
+TEST_F(PodForwarding, ServiceWithoutBackendsRefusesWithin100ms) {
+  auto guard = netdev::NetnsGuard::Enter(NetnsPath(Pod("db")["netns"]));
+  ASSERT_TRUE(guard.ok());
+  auto start = std::chrono::steady_clock::now();
+  lab::ProbeResult result = lab::Probe({*ParseIpv4("10.96.0.12"), 80, "TCP"}, 2000);
+  auto elapsed = std::chrono::steady_clock::now() - start;
+  EXPECT_FALSE(result.connected);
+  EXPECT_EQ(result.error, "Connection refused");
+  EXPECT_LT(elapsed, std::chrono::milliseconds(100));
+}
+
 // A broken file is named with its reason; the objects read before stay.
 TEST_F(PodForwarding, MalformedManifestIsReportedAndLastGoodStateStays) {
   std::string dir = lab::LabDir(lab_) + "/nodes/node1/manifests";
