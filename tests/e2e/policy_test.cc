@@ -180,6 +180,41 @@ TEST_F(PolicyOnTheWire, NodeReachesPodsUnderDenyAll) {
   EXPECT_EQ(result.answered_by, "x/a");
 }
 
+// Egress to a Service is judged on the backend the datapath chose: x/alt is
+// 10.96.3.10:80 in front of x/a:81.
+TEST_F(PolicyOnTheWire, EgressToAServiceIsJudgedOnTheBackend) {
+  auto connect_from_y_b = [] {
+    auto state = lab::LoadState(lab_);
+    std::string netns;
+    for (const auto& pod : (*state)["pods"]) {
+      if (pod["namespace"] == "y" && pod["name"] == "b") netns = pod["netns"];
+    }
+    auto guard = netdev::NetnsGuard::Enter("/run/netns/" + netns);
+    EXPECT_TRUE(guard.ok());
+    return lab::Probe({*ParseIpv4("10.96.3.10"), 80, "TCP"}, kProbeTimeoutMs);
+  };
+  const char* kEgress = R"(
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: egress-port, namespace: y}
+spec:
+  podSelector: {matchLabels: {pod: b}}
+  policyTypes: [Egress]
+  egress: [{ports: [{port: PORT}]}]
+)";
+  std::string to_backend_port = kEgress;
+  to_backend_port.replace(to_backend_port.find("PORT"), 4, "81");
+  ApplyPolicies(to_backend_port, 1);
+  lab::ProbeResult allowed = connect_from_y_b();
+  EXPECT_TRUE(allowed.connected) << "allowed: the backend's port is 81";
+  EXPECT_EQ(allowed.answered_by, "x/a");
+
+  std::string to_service_port = kEgress;
+  to_service_port.replace(to_service_port.find("PORT"), 4, "80");
+  ApplyPolicies(to_service_port, 1);
+  EXPECT_FALSE(connect_from_y_b().connected) << "denied: port 80 is only the Service's port";
+}
+
 TEST_F(PolicyOnTheWire, RemovingPoliciesOpensEverythingAgain) {
   ApplyPolicies(kScenarios[0].policies, 1);
   ApplyPolicies("", 0);

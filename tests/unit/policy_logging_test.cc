@@ -2,19 +2,13 @@
 
 #include <gtest/gtest.h>
 
-#include "k8s/decode.h"
+#include "common/cluster_state.h"
 
 namespace kubedp::control {
 namespace {
 
 k8s::ClusterState State(const std::string& yaml) {
-  auto decoded = k8s::DecodeManifests(yaml, "test");
-  EXPECT_TRUE(decoded.ok()) << decoded.status().message();
-  k8s::ClusterState state;
-  if (decoded.ok()) {
-    for (auto& object : decoded->objects) state.Add(std::move(object));
-  }
-  return state;
+  return testing::LoadState(yaml);
 }
 
 const char* kConfig = R"(

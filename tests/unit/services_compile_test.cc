@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/cluster_state.h"
 #include "common/ip.h"
 #include "control/services.h"
 #include "k8s/decode.h"
@@ -21,12 +22,7 @@ using ::testing::IsEmpty;
 using ::testing::SizeIs;
 
 k8s::ClusterState Load(std::string_view yaml) {
-  k8s::ClusterState state;
-  auto decoded = k8s::DecodeManifests(yaml, "test.yaml");
-  EXPECT_TRUE(decoded.ok()) << decoded.status().message();
-  if (!decoded.ok()) return state;
-  for (auto& object : decoded->objects) state.Add(std::move(object));
-  return state;
+  return testing::LoadState(yaml);
 }
 
 uint32_t Ip(std::string_view text) {
