@@ -30,6 +30,21 @@ KDP_INLINE bool kdp_in_pod_range(__u32 addr) {
   return (addr & kdp_config.pod_cidr_mask) == kdp_config.pod_cidr;
 }
 
+/* What Service translation did to a packet, for the flow's conntrack record. */
+struct kdp_translation {
+  __u32 vip;
+  __u16 vport;
+  __u8 ct_flags;
+};
+
+/* Records a new flow once it may pass. */
+KDP_INLINE void kdp_record_if_new(struct __sk_buff *skb, const struct kdp_packet *pkt,
+                                  int ct_verdict, const struct kdp_ct_lookup *ct,
+                                  const struct kdp_translation *tr) {
+  if (ct_verdict == KDP_CT_NEW)
+    kdp_ct_record_new(skb, pkt, ct, &kdp_config.ct_timeouts, tr->vip, tr->vport, tr->ct_flags);
+}
+
 SEC("tc")
 int kdp_from_pod(struct __sk_buff *skb) {
   struct kdp_packet pkt = {};
@@ -42,9 +57,8 @@ int kdp_from_pod(struct __sk_buff *skb) {
 
   /* A packet to a Service becomes a packet to a backend before anything else,
    * so conntrack, policy and delivery all see the real destination. */
-  __u32 vip = 0;
-  __u16 vport = 0;
-  int lb = kdp_lb_translate(skb, &pkt, &vip, &vport);
+  struct kdp_translation tr = {};
+  int lb = kdp_lb_translate(skb, &pkt, &tr.vip, &tr.vport);
   if (lb == KDP_LB_NO_BACKEND) {
     /* Refuse at once rather than let the client time out: TCP gets a reset. */
     kdp_drop(skb, &pkt, KDP_DROP_NO_BACKEND, KDP_DIR_FROM_POD);
@@ -53,7 +67,7 @@ int kdp_from_pod(struct __sk_buff *skb) {
   if (lb == KDP_LB_ERROR) return kdp_drop(skb, NULL, KDP_DROP_MALFORMED, KDP_DIR_FROM_POD);
   /* A pod reaching itself through its Service is always allowed. */
   bool hairpin = lb == KDP_LB_HAIRPIN;
-  __u8 ct_flags = hairpin ? KDP_CT_F_HAIRPIN : 0;
+  tr.ct_flags = hairpin ? KDP_CT_F_HAIRPIN : 0;
 
   struct kdp_ct_lookup ct = {};
   int ct_verdict = kdp_ct_track(skb, &pkt, &kdp_config.ct_timeouts, &ct);
@@ -69,7 +83,7 @@ int kdp_from_pod(struct __sk_buff *skb) {
 
   if (daddr == kdp_config.router_ip) {
     /* The pod's own node is always reachable (kubelet probes answer through it). */
-    if (ct_verdict == KDP_CT_NEW) kdp_ct_record_new(skb, &pkt, &ct, &kdp_config.ct_timeouts, vip, vport, ct_flags);
+    kdp_record_if_new(skb, &pkt, ct_verdict, &ct, &tr);
     return kdp_pass(skb, KDP_TO_HOST);
   }
   if (check_policy && !kdp_policy_allows(src, KDP_POLICY_EGRESS, daddr, &pkt))
@@ -80,12 +94,11 @@ int kdp_from_pod(struct __sk_buff *skb) {
     if (check_policy && !kdp_policy_allows(dst, KDP_POLICY_INGRESS, saddr, &pkt))
       return kdp_drop(skb, &pkt, KDP_DROP_POLICY_INGRESS, KDP_DIR_FROM_POD);
     if (pkt.ip4->ttl <= 1) return kdp_drop(skb, &pkt, KDP_DROP_TTL_EXCEEDED, KDP_DIR_FROM_POD);
-    if (ct_verdict == KDP_CT_NEW) {
-      kdp_ct_record_new(skb, &pkt, &ct, &kdp_config.ct_timeouts, vip, vport, ct_flags);
-      __u8 isolated = (src->flags & KDP_ENDPOINT_F_EGRESS_ISOLATED ? 1 : 0) |
-                      (dst->flags & KDP_ENDPOINT_F_INGRESS_ISOLATED ? 2 : 0);
-      if (isolated) kdp_report_allow(skb, &pkt, isolated);
-    }
+    kdp_record_if_new(skb, &pkt, ct_verdict, &ct, &tr);
+    /* Verdict logging: new flows where policy was consulted (not a pod to itself). */
+    __u8 isolated = (src->flags & KDP_ENDPOINT_F_EGRESS_ISOLATED ? 1 : 0) |
+                    (dst->flags & KDP_ENDPOINT_F_INGRESS_ISOLATED ? 2 : 0);
+    if (ct_verdict == KDP_CT_NEW && isolated && !hairpin) kdp_report_allow(skb, &pkt, isolated);
     int verdict = kdp_deliver_local(&pkt, dst);
     if (verdict != TC_ACT_REDIRECT)
       return kdp_drop(skb, NULL, KDP_DROP_REDIRECT_FAILED, KDP_DIR_FROM_POD);
@@ -94,10 +107,9 @@ int kdp_from_pod(struct __sk_buff *skb) {
   }
   if (kdp_in_pod_range(daddr))
     return kdp_drop(skb, &pkt, KDP_DROP_UNKNOWN_DEST, KDP_DIR_FROM_POD);
-  if (ct_verdict == KDP_CT_NEW) {
-    kdp_ct_record_new(skb, &pkt, &ct, &kdp_config.ct_timeouts, vip, vport, ct_flags);
-    if (src->flags & KDP_ENDPOINT_F_EGRESS_ISOLATED) kdp_report_allow(skb, &pkt, 1);
-  }
+  kdp_record_if_new(skb, &pkt, ct_verdict, &ct, &tr);
+  if (ct_verdict == KDP_CT_NEW && (src->flags & KDP_ENDPOINT_F_EGRESS_ISOLATED))
+    kdp_report_allow(skb, &pkt, 1);
   return kdp_pass(skb, KDP_TO_STACK);
 }
 
