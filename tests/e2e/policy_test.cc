@@ -138,6 +138,34 @@ TEST_F(PolicyOnTheWire, ScenariosMatchTheOracle) {
   ExpectWireMatchesOracle(lab_, "all_scenarios_together");
 }
 
+// Relabelling a namespace changes who a namespaceSelector admits, for new
+// connections, as soon as the agent reads it.
+TEST_F(PolicyOnTheWire, NamespaceRelabelTakesEffect) {
+  ApplyPolicies(kScenarios[1].policies, 1);  // x/a admits namespace ns=y on port 80
+  std::string dir = lab::LabDir(lab_) + "/nodes/node1/manifests";
+  uint64_t before = AgentCall(lab_, "status")["policy"].value("revision", 0ull);
+  auto start = std::chrono::steady_clock::now();
+  // A later file redefines namespace y with another label (the last file wins).
+  std::ofstream(dir + "/zz-relabel.yaml.tmp")
+      << "apiVersion: v1\nkind: Namespace\nmetadata: {name: y, labels: {ns: elsewhere}}\n";
+  std::rename((dir + "/zz-relabel.yaml.tmp").c_str(), (dir + "/zz-relabel.yaml").c_str());
+  while (AgentCall(lab_, "status")["policy"].value("revision", 0ull) == before &&
+         std::chrono::steady_clock::now() - start < std::chrono::seconds(5)) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(1));
+  auto cells = lab::ProbeMatrix(lab_, kProbeTimeoutMs);
+  ASSERT_TRUE(cells.ok());
+  for (const auto& cell : *cells) {
+    if (cell.from.rfind("y/", 0) == 0 && cell.to == "x/a" && cell.port == 80) {
+      EXPECT_FALSE(cell.expected) << "the oracle sees the new label";
+      EXPECT_FALSE(cell.observed) << cell.from << " is no longer admitted";
+    }
+    EXPECT_EQ(cell.observed, cell.expected) << cell.from << " -> " << cell.to << ":" << cell.port;
+  }
+  std::remove((dir + "/zz-relabel.yaml").c_str());
+}
+
 // A broken policy is named with its reason, and the policies in force stay.
 TEST_F(PolicyOnTheWire, InvalidPolicyIsRejectedAndTheRestKeepsWorking) {
   ApplyPolicies(kScenarios[0].policies, 1);
