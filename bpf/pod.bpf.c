@@ -9,20 +9,20 @@
 #include "lib/events.h"
 #include "lib/lb.h"
 #include "lib/metrics.h"
+#include "lib/parse.h"
 #include "lib/policy.h"
 #include "lib/reject.h"
-#include "lib/parse.h"
 
 const volatile struct kdp_node_config kdp_config = {};
 
-KDP_INLINE int kdp_pass(struct __sk_buff *skb, __u32 reason) {
+KDP_INLINE int kdp_pass(struct __sk_buff* skb, __u32 reason) {
   kdp_count(skb, reason, KDP_DIR_FROM_POD);
   return TC_ACT_OK;
 }
 
 /* A pod may only send with its own address from its own veth: the sender, or NULL. */
-KDP_INLINE struct kdp_endpoint_info *kdp_sender(struct __sk_buff *skb, __u32 saddr) {
-  struct kdp_endpoint_info *src = kdp_lookup_endpoint(saddr);
+KDP_INLINE struct kdp_endpoint_info* kdp_sender(struct __sk_buff* skb, __u32 saddr) {
+  struct kdp_endpoint_info* src = kdp_lookup_endpoint(saddr);
   return src && src->ifindex == skb->ingress_ifindex ? src : NULL;
 }
 
@@ -38,21 +38,21 @@ struct kdp_translation {
 };
 
 /* Records a new flow once it may pass. */
-KDP_INLINE void kdp_record_if_new(struct __sk_buff *skb, const struct kdp_packet *pkt,
-                                  int ct_verdict, const struct kdp_ct_lookup *ct,
-                                  const struct kdp_translation *tr) {
+KDP_INLINE void kdp_record_if_new(struct __sk_buff* skb, const struct kdp_packet* pkt,
+                                  int ct_verdict, const struct kdp_ct_lookup* ct,
+                                  const struct kdp_translation* tr) {
   if (ct_verdict == KDP_CT_NEW)
     kdp_ct_record_new(skb, pkt, ct, &kdp_config.ct_timeouts, tr->vip, tr->vport, tr->ct_flags);
 }
 
 SEC("tc")
-int kdp_from_pod(struct __sk_buff *skb) {
+int kdp_from_pod(struct __sk_buff* skb) {
   struct kdp_packet pkt = {};
   int parsed = kdp_parse_ipv4(skb, &pkt);
   if (parsed == KDP_PARSE_NOT_IPV4) return kdp_pass(skb, KDP_PASS_NON_IPV4);
   if (parsed != KDP_PARSE_IPV4) return kdp_drop(skb, NULL, KDP_DROP_MALFORMED, KDP_DIR_FROM_POD);
 
-  struct kdp_endpoint_info *src = kdp_sender(skb, pkt.ip4->saddr);
+  struct kdp_endpoint_info* src = kdp_sender(skb, pkt.ip4->saddr);
   if (!src) return kdp_drop(skb, &pkt, KDP_DROP_SPOOFED_SOURCE, KDP_DIR_FROM_POD);
 
   /* A packet to a Service becomes a packet to a backend before anything else,
@@ -89,7 +89,7 @@ int kdp_from_pod(struct __sk_buff *skb) {
   if (check_policy && !kdp_policy_allows(src, KDP_POLICY_EGRESS, daddr, &pkt))
     return kdp_drop(skb, &pkt, KDP_DROP_POLICY_EGRESS, KDP_DIR_FROM_POD);
 
-  struct kdp_endpoint_info *dst = kdp_lookup_endpoint(daddr);
+  struct kdp_endpoint_info* dst = kdp_lookup_endpoint(daddr);
   if (dst) {
     if (check_policy && !kdp_policy_allows(dst, KDP_POLICY_INGRESS, saddr, &pkt))
       return kdp_drop(skb, &pkt, KDP_DROP_POLICY_INGRESS, KDP_DIR_FROM_POD);
@@ -105,8 +105,7 @@ int kdp_from_pod(struct __sk_buff *skb) {
     kdp_count(skb, KDP_FORWARDED, KDP_DIR_FROM_POD);
     return verdict;
   }
-  if (kdp_in_pod_range(daddr))
-    return kdp_drop(skb, &pkt, KDP_DROP_UNKNOWN_DEST, KDP_DIR_FROM_POD);
+  if (kdp_in_pod_range(daddr)) return kdp_drop(skb, &pkt, KDP_DROP_UNKNOWN_DEST, KDP_DIR_FROM_POD);
   kdp_record_if_new(skb, &pkt, ct_verdict, &ct, &tr);
   if (ct_verdict == KDP_CT_NEW && (src->flags & KDP_ENDPOINT_F_EGRESS_ISOLATED))
     kdp_report_allow(skb, &pkt, 1);

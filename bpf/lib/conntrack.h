@@ -22,7 +22,7 @@ struct {
 /* Builds the canonical key of a tuple (network byte order); returns true when
  * the source is side a. */
 KDP_INLINE bool kdp_ct_key_from(__u32 saddr, __u32 daddr, __u16 sport, __u16 dport, __u8 protocol,
-                                struct kdp_ct_key *key) {
+                                struct kdp_ct_key* key) {
   __u32 s = bpf_ntohl(saddr), d = bpf_ntohl(daddr);
   __u16 sp = bpf_ntohs(sport), dp = bpf_ntohs(dport);
   bool source_is_a = s < d || (s == d && sp <= dp);
@@ -34,12 +34,13 @@ KDP_INLINE bool kdp_ct_key_from(__u32 saddr, __u32 daddr, __u16 sport, __u16 dpo
   return source_is_a;
 }
 
-KDP_INLINE bool kdp_ct_key_of(const struct kdp_packet *pkt, struct kdp_ct_key *key) {
+KDP_INLINE bool kdp_ct_key_of(const struct kdp_packet* pkt, struct kdp_ct_key* key) {
   return kdp_ct_key_from(pkt->ip4->saddr, pkt->ip4->daddr, pkt->sport, pkt->dport,
                          pkt->ip4->protocol, key);
 }
 
-KDP_INLINE __u64 kdp_ct_lifetime(const volatile struct kdp_ct_timeouts *t, __u8 protocol, __u8 state) {
+KDP_INLINE __u64 kdp_ct_lifetime(const volatile struct kdp_ct_timeouts* t, __u8 protocol,
+                                 __u8 state) {
   __u32 seconds;
   if (protocol == IPPROTO_TCP_NUM) {
     switch (state) {
@@ -63,15 +64,15 @@ KDP_INLINE __u64 kdp_ct_lifetime(const volatile struct kdp_ct_timeouts *t, __u8 
   return (__u64)seconds * KDP_NS_PER_SEC;
 }
 
-KDP_INLINE bool kdp_tcp_opens(const struct kdp_packet *pkt) {
+KDP_INLINE bool kdp_tcp_opens(const struct kdp_packet* pkt) {
   return (pkt->tcp_flags & (KDP_TCP_SYN | KDP_TCP_ACK | KDP_TCP_RST)) == KDP_TCP_SYN;
 }
 
 /* A fresh record for the first packet of a flow (or of a reused tuple). */
-KDP_INLINE int kdp_ct_create(const struct kdp_packet *pkt, const struct kdp_ct_key *key,
+KDP_INLINE int kdp_ct_create(const struct kdp_packet* pkt, const struct kdp_ct_key* key,
                              bool source_is_a, __u32 length, __u64 now,
-                             const volatile struct kdp_ct_timeouts *timeouts,
-                             __u32 rev_nat_addr, __u16 rev_nat_port, __u8 extra_flags) {
+                             const volatile struct kdp_ct_timeouts* timeouts, __u32 rev_nat_addr,
+                             __u16 rev_nat_port, __u8 extra_flags) {
   struct kdp_ct_entry entry = {};
   __u8 protocol = key->protocol;
   if (protocol == IPPROTO_TCP_NUM) {
@@ -93,7 +94,7 @@ KDP_INLINE int kdp_ct_create(const struct kdp_packet *pkt, const struct kdp_ct_k
   return KDP_CT_NEW;
 }
 
-KDP_INLINE __u8 kdp_ct_next_state(const struct kdp_packet *pkt, struct kdp_ct_entry *entry,
+KDP_INLINE __u8 kdp_ct_next_state(const struct kdp_packet* pkt, struct kdp_ct_entry* entry,
                                   bool original) {
   __u8 state = entry->state;
   if (!original) entry->flags |= KDP_CT_F_SEEN_REPLY;
@@ -115,12 +116,12 @@ struct kdp_ct_lookup {
   struct kdp_ct_key key;
   bool source_is_a;
   __u64 now;
-  struct kdp_ct_entry *entry; /* the flow's record, unless new */
+  struct kdp_ct_entry* entry; /* the flow's record, unless new */
 };
 
 /* A record that no longer describes a live flow for this packet: expired, or
  * a SYN on a closing or closed connection (the tuple is being reused). */
-KDP_INLINE bool kdp_ct_is_over(const struct kdp_ct_entry *entry, const struct kdp_packet *pkt,
+KDP_INLINE bool kdp_ct_is_over(const struct kdp_ct_entry* entry, const struct kdp_packet* pkt,
                                __u64 now) {
   if (entry->expires_ns < now) return true;
   return pkt->ip4->protocol == IPPROTO_TCP_NUM && kdp_tcp_opens(pkt) &&
@@ -135,15 +136,15 @@ KDP_INLINE bool kdp_ct_is_over(const struct kdp_ct_entry *entry, const struct kd
  * let its first packet through, so a denied flow never leaves a record that
  * would let the other side's packets pass as replies.
  */
-KDP_INLINE int kdp_ct_track(struct __sk_buff *skb, const struct kdp_packet *pkt,
-                            const volatile struct kdp_ct_timeouts *timeouts,
-                            struct kdp_ct_lookup *lookup) {
+KDP_INLINE int kdp_ct_track(struct __sk_buff* skb, const struct kdp_packet* pkt,
+                            const volatile struct kdp_ct_timeouts* timeouts,
+                            struct kdp_ct_lookup* lookup) {
   if (!pkt->trackable) return KDP_CT_UNTRACKED;
   lookup->source_is_a = kdp_ct_key_of(pkt, &lookup->key);
   __u64 now = bpf_ktime_get_ns();
   lookup->now = now;
 
-  struct kdp_ct_entry *entry = bpf_map_lookup_elem(&kdp_ct, &lookup->key);
+  struct kdp_ct_entry* entry = bpf_map_lookup_elem(&kdp_ct, &lookup->key);
   if (!entry || kdp_ct_is_over(entry, pkt, now)) return KDP_CT_NEW;
   lookup->entry = entry;
   bool source_is_a = lookup->source_is_a;
@@ -165,9 +166,9 @@ KDP_INLINE int kdp_ct_track(struct __sk_buff *skb, const struct kdp_packet *pkt,
 
 /* rev_nat_addr/port: the Service address replies must leave with (0: none);
  * extra_flags: KDP_CT_F_HAIRPIN for a pod reaching itself. */
-KDP_INLINE void kdp_ct_record_new(struct __sk_buff *skb, const struct kdp_packet *pkt,
-                                  const struct kdp_ct_lookup *lookup,
-                                  const volatile struct kdp_ct_timeouts *timeouts,
+KDP_INLINE void kdp_ct_record_new(struct __sk_buff* skb, const struct kdp_packet* pkt,
+                                  const struct kdp_ct_lookup* lookup,
+                                  const volatile struct kdp_ct_timeouts* timeouts,
                                   __u32 rev_nat_addr, __u16 rev_nat_port, __u8 extra_flags) {
   kdp_ct_create(pkt, &lookup->key, lookup->source_is_a, skb->len, lookup->now, timeouts,
                 rev_nat_addr, rev_nat_port, extra_flags);

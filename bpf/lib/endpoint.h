@@ -14,7 +14,7 @@ struct {
   __uint(pinning, LIBBPF_PIN_BY_NAME);
 } kdp_endpoints SEC(".maps");
 
-KDP_INLINE struct kdp_endpoint_info *kdp_lookup_endpoint(__u32 ip) {
+KDP_INLINE struct kdp_endpoint_info* kdp_lookup_endpoint(__u32 ip) {
   struct kdp_endpoint_key key = {.ip = ip};
   return bpf_map_lookup_elem(&kdp_endpoints, &key);
 }
@@ -25,7 +25,7 @@ KDP_INLINE struct kdp_endpoint_info *kdp_lookup_endpoint(__u32 ip) {
  * sends it straight into the destination pod's namespace, skipping the
  * node's IP stack.
  */
-KDP_INLINE int kdp_deliver_local(struct kdp_packet *pkt, const struct kdp_endpoint_info *ep) {
+KDP_INLINE int kdp_deliver_local(struct kdp_packet* pkt, const struct kdp_endpoint_info* ep) {
   __builtin_memcpy(pkt->eth->h_source, ep->host_mac, ETH_ALEN);
   __builtin_memcpy(pkt->eth->h_dest, ep->pod_mac, ETH_ALEN);
   kdp_ipv4_decrease_ttl(pkt->ip4);

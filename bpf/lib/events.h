@@ -14,11 +14,11 @@ struct {
 } kdp_events SEC(".maps");
 
 /* Counts the drop and reports it; a full ring only loses the record, not the count. */
-KDP_INLINE int kdp_drop(struct __sk_buff *skb, const struct kdp_packet *pkt, __u32 reason,
+KDP_INLINE int kdp_drop(struct __sk_buff* skb, const struct kdp_packet* pkt, __u32 reason,
                         __u32 direction) {
   kdp_count(skb, reason, direction);
 
-  struct kdp_drop_event *event = bpf_ringbuf_reserve(&kdp_events, sizeof(*event), 0);
+  struct kdp_drop_event* event = bpf_ringbuf_reserve(&kdp_events, sizeof(*event), 0);
   if (!event) return TC_ACT_SHOT;
   __builtin_memset(event, 0, sizeof(*event));
   event->header.timestamp_ns = bpf_ktime_get_ns();
@@ -40,9 +40,9 @@ KDP_INLINE int kdp_drop(struct __sk_buff *skb, const struct kdp_packet *pkt, __u
 }
 
 /* Reports a new flow that policy let through, for verdict logging. */
-KDP_INLINE void kdp_report_allow(struct __sk_buff *skb, const struct kdp_packet *pkt,
+KDP_INLINE void kdp_report_allow(struct __sk_buff* skb, const struct kdp_packet* pkt,
                                  __u8 isolated) {
-  struct kdp_policy_allow_event *event = bpf_ringbuf_reserve(&kdp_events, sizeof(*event), 0);
+  struct kdp_policy_allow_event* event = bpf_ringbuf_reserve(&kdp_events, sizeof(*event), 0);
   if (!event) return;
   __builtin_memset(event, 0, sizeof(*event));
   event->header.timestamp_ns = bpf_ktime_get_ns();

@@ -61,7 +61,7 @@ enum kdp_lb_result {
  * with incremental IPv4 and TCP/UDP checksum updates. Packet pointers are
  * invalid afterwards: the caller parses again.
  */
-KDP_INLINE int kdp_nat_rewrite(struct __sk_buff *skb, struct kdp_packet *pkt, bool source,
+KDP_INLINE int kdp_nat_rewrite(struct __sk_buff* skb, struct kdp_packet* pkt, bool source,
                                __u32 new_addr, __u16 new_port) {
   __u8 protocol = pkt->ip4->protocol;
   __u32 l4_off = KDP_ETH_HLEN + pkt->ip4->ihl * 4;
@@ -89,11 +89,11 @@ KDP_INLINE __u32 kdp_lb_source(__u32 client, __u32 backend) {
 }
 
 /* Whether the flow client -> backend is still live in conntrack. */
-KDP_INLINE bool kdp_lb_flow_live(const struct kdp_packet *pkt, const struct kdp_backend *backend) {
+KDP_INLINE bool kdp_lb_flow_live(const struct kdp_packet* pkt, const struct kdp_backend* backend) {
   struct kdp_ct_key key = {};
   kdp_ct_key_from(kdp_lb_source(pkt->ip4->saddr, backend->addr), backend->addr, pkt->sport,
                   backend->port, pkt->ip4->protocol, &key);
-  struct kdp_ct_entry *entry = bpf_map_lookup_elem(&kdp_ct, &key);
+  struct kdp_ct_entry* entry = bpf_map_lookup_elem(&kdp_ct, &key);
   return entry && !kdp_ct_is_over(entry, pkt, bpf_ktime_get_ns());
 }
 
@@ -102,17 +102,16 @@ KDP_INLINE bool kdp_lb_flow_live(const struct kdp_packet *pkt, const struct kdp_
  * affinity, the one this client had while it is within the timeout and its
  * slot still holds that backend.
  */
-KDP_INLINE int kdp_lb_choose(const struct kdp_service_info *service, __u32 client,
-                             struct kdp_backend *chosen) {
+KDP_INLINE int kdp_lb_choose(const struct kdp_service_info* service, __u32 client,
+                             struct kdp_backend* chosen) {
   __u64 now = bpf_ktime_get_ns();
-  struct kdp_affinity_key affinity_key = {.client_addr = client,
-                                          .service_id = service->service_id};
+  struct kdp_affinity_key affinity_key = {.client_addr = client, .service_id = service->service_id};
   bool sticky = service->flags & KDP_SERVICE_F_AFFINITY;
   if (sticky) {
-    struct kdp_affinity *held = bpf_map_lookup_elem(&kdp_affinity, &affinity_key);
+    struct kdp_affinity* held = bpf_map_lookup_elem(&kdp_affinity, &affinity_key);
     if (held && now - held->last_used_ns < (__u64)service->affinity_timeout_s * KDP_NS_PER_SEC) {
       struct kdp_backend_key key = {.service_id = service->service_id, .slot = held->slot};
-      struct kdp_backend *backend = bpf_map_lookup_elem(&kdp_backends, &key);
+      struct kdp_backend* backend = bpf_map_lookup_elem(&kdp_backends, &key);
       if (backend && backend->addr == held->backend.addr && backend->port == held->backend.port) {
         held->last_used_ns = now;
         *chosen = *backend;
@@ -122,7 +121,7 @@ KDP_INLINE int kdp_lb_choose(const struct kdp_service_info *service, __u32 clien
   }
   struct kdp_backend_key key = {.service_id = service->service_id,
                                 .slot = bpf_get_prandom_u32() % service->backend_count};
-  struct kdp_backend *backend = bpf_map_lookup_elem(&kdp_backends, &key);
+  struct kdp_backend* backend = bpf_map_lookup_elem(&kdp_backends, &key);
   if (!backend) return -1;
   *chosen = *backend;
   if (sticky) {
@@ -136,13 +135,13 @@ KDP_INLINE int kdp_lb_choose(const struct kdp_service_info *service, __u32 clien
  * Translates a packet addressed to a Service. *vip and *vport receive the
  * Service address, for the reverse translation of replies.
  */
-KDP_INLINE int kdp_lb_translate(struct __sk_buff *skb, struct kdp_packet *pkt, __u32 *vip,
-                                __u16 *vport) {
+KDP_INLINE int kdp_lb_translate(struct __sk_buff* skb, struct kdp_packet* pkt, __u32* vip,
+                                __u16* vport) {
   __u8 protocol = pkt->ip4->protocol;
   if (protocol != IPPROTO_TCP_NUM && protocol != IPPROTO_UDP_NUM) return KDP_LB_NONE;
   struct kdp_service_key service_key = {
       .vip = pkt->ip4->daddr, .port = pkt->dport, .protocol = protocol};
-  struct kdp_service_info *service = bpf_map_lookup_elem(&kdp_services, &service_key);
+  struct kdp_service_info* service = bpf_map_lookup_elem(&kdp_services, &service_key);
   if (!service) return KDP_LB_NONE;
 
   struct kdp_svc_flow_key flow_key = {.client_addr = pkt->ip4->saddr,
@@ -151,7 +150,7 @@ KDP_INLINE int kdp_lb_translate(struct __sk_buff *skb, struct kdp_packet *pkt, _
                                       .vport = pkt->dport,
                                       .protocol = protocol};
   struct kdp_backend chosen = {};
-  struct kdp_backend *pinned = bpf_map_lookup_elem(&kdp_svc_flows, &flow_key);
+  struct kdp_backend* pinned = bpf_map_lookup_elem(&kdp_svc_flows, &flow_key);
   if (pinned && kdp_lb_flow_live(pkt, pinned)) {
     /* The rest of a connection: the same backend, even if it left the Service. */
     chosen = *pinned;
@@ -174,8 +173,8 @@ KDP_INLINE int kdp_lb_translate(struct __sk_buff *skb, struct kdp_packet *pkt, _
 
 /* Undoes the translation on a reply: from the Service, and for a hairpin
  * flow back to the pod's own address instead of the hairpin source. */
-KDP_INLINE int kdp_lb_reverse(struct __sk_buff *skb, struct kdp_packet *pkt,
-                              const struct kdp_ct_entry *entry) {
+KDP_INLINE int kdp_lb_reverse(struct __sk_buff* skb, struct kdp_packet* pkt,
+                              const struct kdp_ct_entry* entry) {
   __u32 vip = entry->rev_nat_addr;
   __u16 vport = entry->rev_nat_port;
   if (entry->flags & KDP_CT_F_HAIRPIN) {

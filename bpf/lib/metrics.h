@@ -13,9 +13,9 @@ struct {
   __uint(pinning, LIBBPF_PIN_BY_NAME);
 } kdp_metrics SEC(".maps");
 
-KDP_INLINE void kdp_count(struct __sk_buff *skb, __u32 reason, __u32 direction) {
+KDP_INLINE void kdp_count(struct __sk_buff* skb, __u32 reason, __u32 direction) {
   __u32 index = kdp_metric_index(reason, direction);
-  struct kdp_metric *metric = bpf_map_lookup_elem(&kdp_metrics, &index);
+  struct kdp_metric* metric = bpf_map_lookup_elem(&kdp_metrics, &index);
   if (!metric) return;
   metric->packets += 1;
   metric->bytes += skb->len;

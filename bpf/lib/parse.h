@@ -6,8 +6,8 @@
 #include "common.h"
 
 struct kdp_packet {
-  struct ethhdr *eth;
-  struct iphdr *ip4;
+  struct ethhdr* eth;
+  struct iphdr* ip4;
   __u16 sport; /* network byte order; ICMP echo: the identifier; else 0 */
   __u16 dport;
   __u8 tcp_flags; /* KDP_TCP_* of a TCP segment */
@@ -52,24 +52,24 @@ struct kdp_icmp_echo {
   __u16 sequence;
 };
 
-KDP_INLINE int kdp_parse_l4(struct kdp_packet *pkt, void *l4, void *data_end) {
+KDP_INLINE int kdp_parse_l4(struct kdp_packet* pkt, void* l4, void* data_end) {
   __u8 protocol = pkt->ip4->protocol;
   if (protocol == IPPROTO_TCP_NUM) {
-    struct kdp_tcp_head *tcp = l4;
-    if ((void *)(tcp + 1) > data_end) return KDP_PARSE_MALFORMED;
+    struct kdp_tcp_head* tcp = l4;
+    if ((void*)(tcp + 1) > data_end) return KDP_PARSE_MALFORMED;
     pkt->sport = tcp->source;
     pkt->dport = tcp->dest;
     pkt->tcp_flags = tcp->flags;
     pkt->trackable = 1;
   } else if (protocol == IPPROTO_UDP_NUM || protocol == IPPROTO_SCTP_NUM) {
-    struct kdp_l4_ports *ports = l4;
-    if ((void *)(ports + 1) > data_end) return KDP_PARSE_MALFORMED;
+    struct kdp_l4_ports* ports = l4;
+    if ((void*)(ports + 1) > data_end) return KDP_PARSE_MALFORMED;
     pkt->sport = ports->source;
     pkt->dport = ports->dest;
     pkt->trackable = 1;
   } else if (protocol == IPPROTO_ICMP_NUM) {
-    struct kdp_icmp_echo *icmp = l4;
-    if ((void *)(icmp + 1) > data_end) return KDP_PARSE_MALFORMED;
+    struct kdp_icmp_echo* icmp = l4;
+    if ((void*)(icmp + 1) > data_end) return KDP_PARSE_MALFORMED;
     pkt->icmp_type = icmp->type;
     if (icmp->type == KDP_ICMP_ECHO_REQUEST || icmp->type == KDP_ICMP_ECHO_REPLY) {
       /* Request and reply carry the same identifier: it stands for both ports. */
@@ -81,16 +81,16 @@ KDP_INLINE int kdp_parse_l4(struct kdp_packet *pkt, void *l4, void *data_end) {
   return KDP_PARSE_IPV4;
 }
 
-KDP_INLINE int kdp_parse_ipv4(struct __sk_buff *skb, struct kdp_packet *pkt) {
-  void *data = (void *)(long)skb->data;
-  void *data_end = (void *)(long)skb->data_end;
+KDP_INLINE int kdp_parse_ipv4(struct __sk_buff* skb, struct kdp_packet* pkt) {
+  void* data = (void*)(long)skb->data;
+  void* data_end = (void*)(long)skb->data_end;
 
   pkt->eth = data;
-  if ((void *)(pkt->eth + 1) > data_end) return KDP_PARSE_MALFORMED;
+  if ((void*)(pkt->eth + 1) > data_end) return KDP_PARSE_MALFORMED;
   if (pkt->eth->h_proto != bpf_htons(ETH_P_IP)) return KDP_PARSE_NOT_IPV4;
 
-  pkt->ip4 = (void *)(pkt->eth + 1);
-  if ((void *)(pkt->ip4 + 1) > data_end) return KDP_PARSE_MALFORMED;
+  pkt->ip4 = (void*)(pkt->eth + 1);
+  if ((void*)(pkt->ip4 + 1) > data_end) return KDP_PARSE_MALFORMED;
   if (pkt->ip4->version != 4 || pkt->ip4->ihl < 5) return KDP_PARSE_MALFORMED;
 
   pkt->sport = 0;
@@ -100,11 +100,11 @@ KDP_INLINE int kdp_parse_ipv4(struct __sk_buff *skb, struct kdp_packet *pkt) {
   pkt->trackable = 0;
   /* Only the first fragment carries ports. */
   if (pkt->ip4->frag_off & bpf_htons(0x1fff)) return KDP_PARSE_IPV4;
-  return kdp_parse_l4(pkt, (void *)pkt->ip4 + pkt->ip4->ihl * 4, data_end);
+  return kdp_parse_l4(pkt, (void*)pkt->ip4 + pkt->ip4->ihl * 4, data_end);
 }
 
 /* Decrements the TTL with an incremental checksum update (RFC 1624), as a router does. */
-KDP_INLINE void kdp_ipv4_decrease_ttl(struct iphdr *ip4) {
+KDP_INLINE void kdp_ipv4_decrease_ttl(struct iphdr* ip4) {
   __u32 check = (__u32)ip4->check;
   check += (__u32)bpf_htons(0x0100);
   ip4->check = (__u16)(check + (check >= 0xFFFF));

@@ -29,10 +29,10 @@ struct {
  * an endpoint no policy selects in that direction is open; a selected one
  * needs a rule that matches both the remote address and the port.
  */
-KDP_INLINE bool kdp_policy_allows(const struct kdp_endpoint_info *ep, __u8 direction,
-                                  __u32 remote, const struct kdp_packet *pkt) {
-  __u32 isolated_flag =
-      direction == KDP_POLICY_INGRESS ? KDP_ENDPOINT_F_INGRESS_ISOLATED : KDP_ENDPOINT_F_EGRESS_ISOLATED;
+KDP_INLINE bool kdp_policy_allows(const struct kdp_endpoint_info* ep, __u8 direction, __u32 remote,
+                                  const struct kdp_packet* pkt) {
+  __u32 isolated_flag = direction == KDP_POLICY_INGRESS ? KDP_ENDPOINT_F_INGRESS_ISOLATED
+                                                        : KDP_ENDPOINT_F_EGRESS_ISOLATED;
   if (!(ep->flags & isolated_flag)) return true;
 
   struct kdp_policy_peer_key peer = {
@@ -41,7 +41,7 @@ KDP_INLINE bool kdp_policy_allows(const struct kdp_endpoint_info *ep, __u8 direc
       .direction = direction,
       .remote = remote,
   };
-  struct kdp_policy_rules *peer_rules = bpf_map_lookup_elem(&kdp_pol_peers, &peer);
+  struct kdp_policy_rules* peer_rules = bpf_map_lookup_elem(&kdp_pol_peers, &peer);
   if (!peer_rules) return false;
 
   struct kdp_policy_port_key port = {
@@ -52,7 +52,7 @@ KDP_INLINE bool kdp_policy_allows(const struct kdp_endpoint_info *ep, __u8 direc
       /* ICMP echo carries its identifier in the port fields: no port for policy. */
       .port = pkt->ip4->protocol == IPPROTO_ICMP_NUM ? 0 : pkt->dport,
   };
-  struct kdp_policy_rules *port_rules = bpf_map_lookup_elem(&kdp_pol_ports, &port);
+  struct kdp_policy_rules* port_rules = bpf_map_lookup_elem(&kdp_pol_ports, &port);
   if (!port_rules) return false;
   return (peer_rules->bits & port_rules->bits) != 0;
 }

@@ -42,18 +42,18 @@ KDP_INLINE __u16 kdp_csum_fold(__u64 sum) {
  * Returns the verdict that sends the RST back into the sender's namespace, or
  * TC_ACT_SHOT when the packet cannot be answered (not a bare SYN, IP options).
  */
-KDP_INLINE int kdp_reject_tcp(struct __sk_buff *skb, struct kdp_packet *pkt) {
+KDP_INLINE int kdp_reject_tcp(struct __sk_buff* skb, struct kdp_packet* pkt) {
   if (pkt->ip4->protocol != IPPROTO_TCP_NUM || pkt->ip4->ihl != 5 ||
       (pkt->tcp_flags & (KDP_TCP_SYN | KDP_TCP_ACK | KDP_TCP_RST)) != KDP_TCP_SYN)
     return TC_ACT_SHOT;
   if (bpf_skb_change_tail(skb, KDP_RST_FRAME_LEN, 0)) return TC_ACT_SHOT;
 
-  void *data = (void *)(long)skb->data;
-  void *data_end = (void *)(long)skb->data_end;
-  struct ethhdr *eth = data;
-  struct iphdr *ip = (void *)(eth + 1);
-  struct kdp_tcp_full *tcp = (void *)(ip + 1);
-  if ((void *)(tcp + 1) > data_end) return TC_ACT_SHOT;
+  void* data = (void*)(long)skb->data;
+  void* data_end = (void*)(long)skb->data_end;
+  struct ethhdr* eth = data;
+  struct iphdr* ip = (void*)(eth + 1);
+  struct kdp_tcp_full* tcp = (void*)(ip + 1);
+  if ((void*)(tcp + 1) > data_end) return TC_ACT_SHOT;
 
   __u8 mac[ETH_ALEN];
   __builtin_memcpy(mac, eth->h_source, ETH_ALEN);
@@ -67,7 +67,7 @@ KDP_INLINE int kdp_reject_tcp(struct __sk_buff *skb, struct kdp_packet *pkt) {
   ip->ttl = 64;
   ip->frag_off = 0;
   ip->check = 0;
-  ip->check = kdp_csum_fold(bpf_csum_diff(0, 0, (__be32 *)ip, sizeof(*ip), 0));
+  ip->check = kdp_csum_fold(bpf_csum_diff(0, 0, (__be32*)ip, sizeof(*ip), 0));
 
   __u16 port = tcp->source;
   tcp->source = tcp->dest;
@@ -84,8 +84,8 @@ KDP_INLINE int kdp_reject_tcp(struct __sk_buff *skb, struct kdp_packet *pkt) {
                                      .daddr = ip->daddr,
                                      .protocol = IPPROTO_TCP_NUM,
                                      .length = bpf_htons(sizeof(*tcp))};
-  __s64 sum = bpf_csum_diff(0, 0, (__be32 *)&pseudo, sizeof(pseudo), 0);
-  sum = bpf_csum_diff(0, 0, (__be32 *)tcp, sizeof(*tcp), sum);
+  __s64 sum = bpf_csum_diff(0, 0, (__be32*)&pseudo, sizeof(pseudo), 0);
+  sum = bpf_csum_diff(0, 0, (__be32*)tcp, sizeof(*tcp), sum);
   tcp->check = kdp_csum_fold(sum);
   /* Out of the host side of the sender's own veth: into the sender's namespace. */
   return bpf_redirect(skb->ifindex, 0);

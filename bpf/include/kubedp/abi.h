@@ -41,19 +41,19 @@
  * codes below 128 are passes, 128 and above are drops. The C enum, the C++
  * names, metric labels and CLI output are all generated from this list.
  */
-#define KDP_REASONS(X)                                                          \
-  X(FORWARDED, 0, "forwarded")            /* redirected to a local pod */      \
-  X(TO_HOST, 1, "to-host")                /* addressed to the node itself */   \
-  X(TO_STACK, 2, "to-stack")              /* off-node: left to kernel routing */ \
-  X(PASS_NON_IPV4, 3, "pass-non-ipv4")    /* ARP, IPv6: left to the kernel */  \
-  X(DROP_UNKNOWN_DEST, 128, "unknown-destination") /* pod range, no endpoint */ \
-  X(DROP_MALFORMED, 129, "malformed-packet")                                   \
-  X(DROP_TTL_EXCEEDED, 130, "ttl-exceeded")                                    \
-  X(DROP_SPOOFED_SOURCE, 131, "spoofed-source") /* source is not the pod's IP */ \
-  X(DROP_REDIRECT_FAILED, 132, "redirect-failed")                              \
-  X(DROP_POLICY_EGRESS, 133, "policy-denied-egress")   /* source pod's egress */ \
-  X(DROP_POLICY_INGRESS, 134, "policy-denied-ingress") /* destination's ingress */ \
-  X(DROP_NO_BACKEND, 135, "service-without-backend")  /* ClusterIP with no usable backend */
+#define KDP_REASONS(X)                                                                    \
+  X(FORWARDED, 0, "forwarded")                     /* redirected to a local pod */        \
+  X(TO_HOST, 1, "to-host")                         /* addressed to the node itself */     \
+  X(TO_STACK, 2, "to-stack")                       /* off-node: left to kernel routing */ \
+  X(PASS_NON_IPV4, 3, "pass-non-ipv4")             /* ARP, IPv6: left to the kernel */    \
+  X(DROP_UNKNOWN_DEST, 128, "unknown-destination") /* pod range, no endpoint */           \
+  X(DROP_MALFORMED, 129, "malformed-packet")                                              \
+  X(DROP_TTL_EXCEEDED, 130, "ttl-exceeded")                                               \
+  X(DROP_SPOOFED_SOURCE, 131, "spoofed-source") /* source is not the pod's IP */          \
+  X(DROP_REDIRECT_FAILED, 132, "redirect-failed")                                         \
+  X(DROP_POLICY_EGRESS, 133, "policy-denied-egress")   /* source pod's egress */          \
+  X(DROP_POLICY_INGRESS, 134, "policy-denied-ingress") /* destination's ingress */        \
+  X(DROP_NO_BACKEND, 135, "service-without-backend")   /* ClusterIP with no usable backend */
 
 #define KDP_REASON_ENUM_ENTRY(name, code, label) KDP_##name = code,
 enum kdp_reason { KDP_REASONS(KDP_REASON_ENUM_ENTRY) };
@@ -93,7 +93,7 @@ struct kdp_endpoint_info {
  * is over, and a new connection on the same tuple chooses again.
  */
 struct kdp_service_key {
-  __u32 vip; /* network byte order */
+  __u32 vip;  /* network byte order */
   __u16 port; /* network byte order */
   __u8 protocol;
   __u8 pad;
@@ -101,8 +101,8 @@ struct kdp_service_key {
 
 struct kdp_service_info {
   __u32 service_id;
-  __u16 backend_count; /* usable for new connections; 0: reject */
-  __u16 flags;         /* KDP_SERVICE_F_* */
+  __u16 backend_count;      /* usable for new connections; 0: reject */
+  __u16 flags;              /* KDP_SERVICE_F_* */
   __u32 affinity_timeout_s; /* sessionAffinity ClientIP: seconds a client stays */
 };
 
@@ -167,7 +167,7 @@ enum kdp_policy_direction {
 #define KDP_POLICY_PORT_FIXED_BITS 40 /* endpoint_id, direction */
 
 struct kdp_policy_peer_key {
-  __u32 prefixlen; /* KDP_POLICY_PEER_FIXED_BITS + remote prefix length */
+  __u32 prefixlen;   /* KDP_POLICY_PEER_FIXED_BITS + remote prefix length */
   __u32 endpoint_id; /* network byte order */
   __u8 direction;
   __u8 pad[3];
@@ -175,7 +175,7 @@ struct kdp_policy_peer_key {
 };
 
 struct kdp_policy_port_key {
-  __u32 prefixlen; /* KDP_POLICY_PORT_FIXED_BITS, or + 8 (protocol) + port prefix */
+  __u32 prefixlen;   /* KDP_POLICY_PORT_FIXED_BITS, or + 8 (protocol) + port prefix */
   __u32 endpoint_id; /* network byte order */
   __u8 direction;
   __u8 protocol;
@@ -265,9 +265,9 @@ enum kdp_ct_state {
 #define KDP_HAIRPIN_SOURCE 0xa9fe2a01 /* 169.254.42.1, host byte order */
 
 struct kdp_ct_entry {
-  __u64 created_ns;   /* bpf_ktime_get_ns(): CLOCK_MONOTONIC */
+  __u64 created_ns; /* bpf_ktime_get_ns(): CLOCK_MONOTONIC */
   __u64 last_seen_ns;
-  __u64 expires_ns;   /* garbage once the clock passes it */
+  __u64 expires_ns; /* garbage once the clock passes it */
   __u64 packets_original;
   __u64 packets_reply;
   __u64 bytes_original;
@@ -284,10 +284,10 @@ struct kdp_ct_entry {
 
 /* What conntrack says about a packet. */
 enum kdp_ct_verdict {
-  KDP_CT_NEW = 0,          /* first packet of a flow (or of a reused tuple) */
-  KDP_CT_ORIGINAL = 1,     /* later packet from the initiator */
-  KDP_CT_REPLY = 2,        /* packet from the responder */
-  KDP_CT_UNTRACKED = 3,    /* not TCP, UDP or ICMP echo */
+  KDP_CT_NEW = 0,       /* first packet of a flow (or of a reused tuple) */
+  KDP_CT_ORIGINAL = 1,  /* later packet from the initiator */
+  KDP_CT_REPLY = 2,     /* packet from the responder */
+  KDP_CT_UNTRACKED = 3, /* not TCP, UDP or ICMP echo */
 };
 
 /* Timeouts in seconds, per protocol and state (set at load from agent flags). */
