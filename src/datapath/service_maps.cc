@@ -1,57 +1,16 @@
 #include "datapath/service_maps.h"
 
 #include <arpa/inet.h>
-#include <bpf/bpf.h>
 
-#include <cstring>
-#include <map>
+#include "datapath/map_sync.h"
 
 namespace kubedp::datapath {
-namespace {
-
-template <typename T>
-struct BytewiseLess {
-  bool operator()(const T& a, const T& b) const { return std::memcmp(&a, &b, sizeof(T)) < 0; }
-};
-
-template <typename Key, typename Value>
-using Table = std::map<Key, Value, BytewiseLess<Key>>;
-
-template <typename Key, typename Value>
-Status Reconcile(int fd, const Table<Key, Value>& desired, const char* what) {
-  Table<Key, Value> actual;
-  Key key{}, next{};
-  void* cursor = nullptr;
-  while (bpf_map_get_next_key(fd, cursor, &next) == 0) {
-    Value value{};
-    if (bpf_map_lookup_elem(fd, &next, &value) == 0) actual[next] = value;
-    key = next;
-    cursor = &key;
-  }
-  if (errno != ENOENT) return Status::FromErrno(errno, std::string("iterating ") + what);
-  for (const auto& [k, v] : desired) {
-    auto it = actual.find(k);
-    if (it != actual.end() && std::memcmp(&it->second, &v, sizeof(Value)) == 0) continue;
-    if (bpf_map_update_elem(fd, &k, &v, BPF_ANY) != 0) {
-      return Status::FromErrno(errno, std::string("writing ") + what);
-    }
-  }
-  for (const auto& [k, v] : actual) {
-    if (desired.contains(k)) continue;
-    if (bpf_map_delete_elem(fd, &k) != 0 && errno != ENOENT) {
-      return Status::FromErrno(errno, std::string("deleting from ") + what);
-    }
-  }
-  return Status::Ok();
-}
-
-}  // namespace
 
 Result<ServiceMapStats> ReconcileServiceMaps(int services_fd, int backends_fd,
                                              const control::ServiceTable& table,
                                              const std::string& node) {
-  Table<kdp_service_key, kdp_service_info> services;
-  Table<kdp_backend_key, kdp_backend> backends;
+  KernelTable<kdp_service_key, kdp_service_info> services;
+  KernelTable<kdp_backend_key, kdp_backend> backends;
   uint32_t service_id = 0;
   for (const auto& frontend : table.frontends) {
     if (frontend.kind != control::FrontendKind::kClusterIP) continue;
@@ -71,8 +30,12 @@ Result<ServiceMapStats> ReconcileServiceMaps(int services_fd, int backends_fd,
     }
   }
   // Backends first: a service entry never counts slots that are not there yet.
-  KUBEDP_RETURN_IF_ERROR(Reconcile(backends_fd, backends, "the backend map"));
-  KUBEDP_RETURN_IF_ERROR(Reconcile(services_fd, services, "the service map"));
+  if (auto synced = SyncMap(backends_fd, backends, "the backend map"); !synced.ok()) {
+    return synced.status();
+  }
+  if (auto synced = SyncMap(services_fd, services, "the service map"); !synced.ok()) {
+    return synced.status();
+  }
   return ServiceMapStats{services.size(), backends.size()};
 }
 
