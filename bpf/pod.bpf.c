@@ -4,6 +4,7 @@
  * leaves a pod. Composes the library: parse, source check, local delivery.
  */
 #include "lib/common.h"
+#include "lib/config.h"
 #include "lib/conntrack.h"
 #include "lib/endpoint.h"
 #include "lib/events.h"
@@ -12,8 +13,7 @@
 #include "lib/parse.h"
 #include "lib/policy.h"
 #include "lib/reject.h"
-
-const volatile struct kdp_node_config kdp_config = {};
+#include "lib/route.h"
 
 KDP_INLINE int kdp_pass(struct __sk_buff* skb, __u32 reason) {
   kdp_count(skb, reason, KDP_DIR_FROM_POD);
@@ -24,10 +24,6 @@ KDP_INLINE int kdp_pass(struct __sk_buff* skb, __u32 reason) {
 KDP_INLINE struct kdp_endpoint_info* kdp_sender(struct __sk_buff* skb, __u32 saddr) {
   struct kdp_endpoint_info* src = kdp_lookup_endpoint(saddr);
   return src && src->ifindex == skb->ingress_ifindex ? src : NULL;
-}
-
-KDP_INLINE bool kdp_in_pod_range(__u32 addr) {
-  return (addr & kdp_config.pod_cidr_mask) == kdp_config.pod_cidr;
 }
 
 /* What Service translation did to a packet, for the flow's conntrack record. */
@@ -45,6 +41,24 @@ KDP_INLINE void kdp_record_if_new(struct __sk_buff* skb, const struct kdp_packet
     kdp_ct_record_new(skb, pkt, ct, &kdp_config.ct_timeouts, tr->vip, tr->vport, tr->ct_flags);
 }
 
+/*
+ * Off-node traffic leaves through the node device when the node has one
+ * (where it is masqueraded, and replies of NodePort flows leave from the
+ * node's address); else the kernel's routing decides.
+ */
+KDP_INLINE int kdp_leave_node(struct __sk_buff* skb, struct kdp_packet* pkt) {
+  /* The node's own addresses are the stack's. */
+  if (!kdp_config.node_ifindex || pkt->ip4->daddr == kdp_config.node_ip)
+    return kdp_pass(skb, KDP_TO_STACK);
+  int verdict = TC_ACT_OK;
+  if (kdp_route_out(pkt, kdp_config.node_ifindex, &verdict) == KDP_ROUTE_TTL)
+    return kdp_drop(skb, pkt, KDP_DROP_TTL_EXCEEDED, KDP_DIR_FROM_POD);
+  if (verdict != TC_ACT_REDIRECT)
+    return kdp_drop(skb, NULL, KDP_DROP_REDIRECT_FAILED, KDP_DIR_FROM_POD);
+  kdp_count(skb, KDP_TO_UPLINK, KDP_DIR_FROM_POD);
+  return verdict;
+}
+
 SEC("tc")
 int kdp_from_pod(struct __sk_buff* skb) {
   struct kdp_packet pkt = {};
@@ -58,7 +72,7 @@ int kdp_from_pod(struct __sk_buff* skb) {
   /* A packet to a Service becomes a packet to a backend before anything else,
    * so conntrack, policy and delivery all see the real destination. */
   struct kdp_translation tr = {};
-  int lb = kdp_lb_translate(skb, &pkt, &tr.vip, &tr.vport);
+  int lb = kdp_lb_translate(skb, &pkt, KDP_SCOPE_INTERNAL, &tr.vip, &tr.vport);
   if (lb == KDP_LB_NO_BACKEND) {
     /* Refuse at once rather than let the client time out: TCP gets a reset. */
     kdp_drop(skb, &pkt, KDP_DROP_NO_BACKEND, KDP_DIR_FROM_POD);
@@ -109,7 +123,7 @@ int kdp_from_pod(struct __sk_buff* skb) {
   kdp_record_if_new(skb, &pkt, ct_verdict, &ct, &tr);
   if (ct_verdict == KDP_CT_NEW && (src->flags & KDP_ENDPOINT_F_EGRESS_ISOLATED))
     kdp_report_allow(skb, &pkt, 1);
-  return kdp_pass(skb, KDP_TO_STACK);
+  return kdp_leave_node(skb, &pkt);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

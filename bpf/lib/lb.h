@@ -9,6 +9,7 @@
 
 #include "common.h"
 #include "conntrack.h"
+#include "nat.h"
 #include "parse.h"
 
 struct {
@@ -43,11 +44,6 @@ struct {
   __uint(pinning, LIBBPF_PIN_BY_NAME);
 } kdp_affinity SEC(".maps");
 
-#define KDP_ETH_HLEN 14
-#define KDP_IP_CHECK_OFF (KDP_ETH_HLEN + __builtin_offsetof(struct iphdr, check))
-#define KDP_IP_SADDR_OFF (KDP_ETH_HLEN + __builtin_offsetof(struct iphdr, saddr))
-#define KDP_IP_DADDR_OFF (KDP_ETH_HLEN + __builtin_offsetof(struct iphdr, daddr))
-
 enum kdp_lb_result {
   KDP_LB_NONE = 0,       /* not a Service address */
   KDP_LB_TRANSLATED = 1, /* destination rewritten to a backend */
@@ -55,32 +51,6 @@ enum kdp_lb_result {
   KDP_LB_ERROR = 3,      /* a rewrite failed */
   KDP_LB_HAIRPIN = 4,    /* translated to the client itself, from the hairpin source */
 };
-
-/*
- * Rewrites the source (reverse NAT) or destination (DNAT) address and port,
- * with incremental IPv4 and TCP/UDP checksum updates. Packet pointers are
- * invalid afterwards: the caller parses again.
- */
-KDP_INLINE int kdp_nat_rewrite(struct __sk_buff* skb, struct kdp_packet* pkt, bool source,
-                               __u32 new_addr, __u16 new_port) {
-  __u8 protocol = pkt->ip4->protocol;
-  __u32 l4_off = KDP_ETH_HLEN + pkt->ip4->ihl * 4;
-  __u32 old_addr = source ? pkt->ip4->saddr : pkt->ip4->daddr;
-  __u16 old_port = source ? pkt->sport : pkt->dport;
-  __u32 addr_off = source ? KDP_IP_SADDR_OFF : KDP_IP_DADDR_OFF;
-  __u32 port_off = l4_off + (source ? 0 : 2);
-  __u32 csum_off = l4_off + (protocol == IPPROTO_TCP_NUM ? 16 : 6);
-  __u64 mangled = protocol == IPPROTO_UDP_NUM ? BPF_F_MARK_MANGLED_0 : 0;
-
-  if (bpf_l4_csum_replace(skb, csum_off, old_addr, new_addr,
-                          BPF_F_PSEUDO_HDR | mangled | sizeof(new_addr)) ||
-      bpf_l4_csum_replace(skb, csum_off, old_port, new_port, mangled | sizeof(new_port)) ||
-      bpf_l3_csum_replace(skb, KDP_IP_CHECK_OFF, old_addr, new_addr, sizeof(new_addr)) ||
-      bpf_skb_store_bytes(skb, addr_off, &new_addr, sizeof(new_addr), 0) ||
-      bpf_skb_store_bytes(skb, port_off, &new_port, sizeof(new_port), 0))
-    return -1;
-  return kdp_parse_ipv4(skb, pkt) == KDP_PARSE_IPV4 ? 0 : -1;
-}
 
 /* The source a translated packet leaves with: the hairpin address when the
  * backend is the client itself. */
@@ -132,15 +102,16 @@ KDP_INLINE int kdp_lb_choose(const struct kdp_service_info* service, __u32 clien
 }
 
 /*
- * Translates a packet addressed to a Service. *vip and *vport receive the
- * Service address, for the reverse translation of replies.
+ * Translates a packet addressed to a Service, as seen from scope (pods, or
+ * outside the cluster). *vip and *vport receive the Service address, for the
+ * reverse translation of replies.
  */
-KDP_INLINE int kdp_lb_translate(struct __sk_buff* skb, struct kdp_packet* pkt, __u32* vip,
-                                __u16* vport) {
+KDP_INLINE int kdp_lb_translate(struct __sk_buff* skb, struct kdp_packet* pkt, __u8 scope,
+                                __u32* vip, __u16* vport) {
   __u8 protocol = pkt->ip4->protocol;
   if (protocol != IPPROTO_TCP_NUM && protocol != IPPROTO_UDP_NUM) return KDP_LB_NONE;
   struct kdp_service_key service_key = {
-      .vip = pkt->ip4->daddr, .port = pkt->dport, .protocol = protocol};
+      .vip = pkt->ip4->daddr, .port = pkt->dport, .protocol = protocol, .scope = scope};
   struct kdp_service_info* service = bpf_map_lookup_elem(&kdp_services, &service_key);
   if (!service) return KDP_LB_NONE;
 

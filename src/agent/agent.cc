@@ -109,6 +109,7 @@ Status Agent::Init() {
   }
   KUBEDP_RETURN_IF_ERROR(ResolvePodCidr());
   KUBEDP_RETURN_IF_ERROR(CheckPortRanges());
+  KUBEDP_RETURN_IF_ERROR(ResolveNodeDevice());
 
   auto store = ipam::Store::Open(config_.state_dir + "/endpoints.db");
   if (!store.ok()) return store.status();
@@ -119,14 +120,14 @@ Status Agent::Init() {
 
   KUBEDP_RETURN_IF_ERROR(datapath::EnsureBpffsMounted());
   KUBEDP_RETURN_IF_ERROR(datapath::CreateNodePinDir(config_.DatapathId()));
-  kdp_node_config node_config{.pod_cidr = htonl(pod_cidr_.network),
-                              .pod_cidr_mask = htonl(pod_cidr_.Mask()),
-                              .router_ip = htonl(allocator_->Gateway()),
-                              .ct_timeouts = config_.ct_timeouts};
-  auto program = datapath::PodProgram::Load(datapath::NodePinDir(config_.DatapathId()), node_config,
-                                            config_.ct_max_entries);
+  kdp_node_config node_config = NodeConfig();
+  datapath::MapSizes sizes{.ct_max_entries = config_.ct_max_entries,
+                           .nat_max_entries = config_.nat_max_entries};
+  auto program =
+      datapath::PodProgram::Load(datapath::NodePinDir(config_.DatapathId()), node_config, sizes);
   if (!program.ok()) return program.status();
   program_ = std::move(program).value();
+  KUBEDP_RETURN_IF_ERROR(AttachNodeDevice(node_config, sizes));
 
   auto events = datapath::EventReader::Open(
       program_->EventsFd(), [this](const void* data, size_t size) { OnEvent(data, size); });
@@ -141,6 +142,8 @@ Status Agent::Init() {
   server_.emplace(std::move(server).value());
   log::Info("agent ready", {{"node", config_.node_name},
                             {"pod_cidr", pod_cidr_.ToString()},
+                            {"node_device", node_device_.empty() ? "none" : node_device_},
+                            {"node_ip", node_ip_ ? FormatIpv4(node_ip_) : "none"},
                             {"socket", server_->path()},
                             {"pins", datapath::NodePinDir(config_.DatapathId())},
                             {"verified_insns", std::to_string(program_->VerifiedInstructions())}});
@@ -290,7 +293,7 @@ Status Agent::ReconcileDatapath() {
       manifests_ ? control::CompileServices(control::WithDerivedEndpointSlices(manifests_->State()))
                  : control::ServiceTable{};
   auto programmed = datapath::ReconcileServiceMaps(program_->ServicesFd(), program_->BackendsFd(),
-                                                   services, config_.node_name);
+                                                   services, config_.node_name, node_ip_);
   if (!programmed.ok()) return programmed.status();
   for (const auto& error : services.errors) RecordError("service: " + error);
 
@@ -301,6 +304,7 @@ Status Agent::ReconcileDatapath() {
   }
   datapath::EndpointMap map(program_->EndpointsFd());
   KUBEDP_RETURN_IF_ERROR(map.Reconcile(endpoints));
+  KUBEDP_RETURN_IF_ERROR(WriteMasqueradeMap());
   ++policy_revision_;
   policy_summary_ = Json{{"revision", policy_revision_},
                          {"isolated_endpoints", policy.endpoint_flags.size()},
@@ -325,6 +329,7 @@ void Agent::ReloadManifests() {
     } else {
       RecordError(logging.status().message() + " (the last good logging config stays)");
     }
+    LoadMasqueradeConfig();
   }
   if (report.changed && program_) {
     if (Status s = ReconcileDatapath(); !s.ok())
@@ -453,9 +458,10 @@ Status Agent::Run() {
     if (watcher_) fds.push_back({watcher_->fd(), POLLIN, 0});
     ReclaimPeriodically();
     SweepConntrackPeriodically();
+    ResyncMasqueradePeriodically();
     FlushPolicyLog();
     auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(
-        std::min({next_reclaim_, next_ct_sweep_, next_log_flush_}) -
+        std::min({next_reclaim_, next_ct_sweep_, next_log_flush_, next_masq_resync_}) -
         std::chrono::steady_clock::now());
     int timeout_ms = static_cast<int>(std::max<int64_t>(wait.count(), 0));
     if (poll(fds.data(), fds.size(), timeout_ms) < 0) {
@@ -498,6 +504,8 @@ Result<Json> Agent::Handle(const std::string& method, const Json& params) {
     result = ListConntrack(params);
   } else if (method == "ct.flush") {
     result = FlushConntrack();
+  } else if (method == "nat.list") {
+    result = ListNat();
   } else if (method == "policy.trace") {
     result = TracePolicy(params);
   } else if (method == "service.list") {
@@ -725,6 +733,9 @@ Result<Json> Agent::DescribeStatus() {
               {"cluster", ClusterCounts()},
               {"ipam", IpamSummary()},
               {"conntrack", ConntrackSummary()},
+              {"node_device", NodeDeviceSummary()},
+              {"masquerade", MasqueradeSummary()},
+              {"nat", NatSummary()},
               {"port_checks", port_checks_},
               {"policy", policy_summary_},
               {"policy_logging", policy_logger_->Stats()}};
@@ -732,6 +743,7 @@ Result<Json> Agent::DescribeStatus() {
 
 Status Agent::Uninstall(const AgentConfig& config, bool remove_state) {
   if (!config.netns.empty()) KUBEDP_RETURN_IF_ERROR(EnterNetns(config.netns));
+  KUBEDP_RETURN_IF_ERROR(DetachNodeDevice(config));
   KUBEDP_RETURN_IF_ERROR(datapath::RemoveNodePinDir(config.DatapathId()));
   KUBEDP_RETURN_IF_ERROR(netdev::DeleteLink(kRouterDevice));
   std::error_code ec;

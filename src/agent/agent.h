@@ -13,7 +13,10 @@
 #include "api/rpc.h"
 #include "common/ip.h"
 #include "common/result.h"
+#include "control/masquerade.h"
+#include "control/port_ranges.h"
 #include "datapath/event_reader.h"
+#include "datapath/netdev_program.h"
 #include "datapath/pod_program.h"
 #include "ipam/allocator.h"
 #include "ipam/store.h"
@@ -43,6 +46,12 @@ struct AgentConfig {
   uint32_t ct_max_entries = KDP_CT_DEFAULT_MAX;
   int64_t ct_gc_interval_seconds = 10;
   kdp_ct_timeouts ct_timeouts{};  // filled with control::DefaultCtTimeouts() by main
+  // The uplink: NodePorts are served and masquerade happens on it. Empty: the
+  // device of the default route; "none": no node device.
+  std::string node_device;
+  bool masquerade = true;
+  std::string snat_port_range;  // empty: the ports above the NodePort range
+  uint32_t nat_max_entries = KDP_NAT_DEFAULT_MAX;
 
   const std::string& DatapathId() const { return datapath_id.empty() ? node_name : datapath_id; }
 };
@@ -68,6 +77,20 @@ class Agent {
   static Status Uninstall(const AgentConfig& config, bool remove_state);
 
  private:
+  // The node device (node_device.cc).
+  Status ResolveNodeDevice();
+  kdp_node_config NodeConfig() const;
+  Status AttachNodeDevice(const kdp_node_config& node_config, const datapath::MapSizes& sizes);
+  static Status DetachNodeDevice(const AgentConfig& config);
+  void LoadMasqueradeConfig();
+  Status WriteMasqueradeMap();
+  void ResyncMasqueradePeriodically();
+  api::Json NodeDeviceSummary();
+  api::Json MasqueradeSummary() const;
+  api::Json NatSummary();
+  Result<api::Json> ListNat();
+  void SweepNat();
+
   explicit Agent(AgentConfig config);
   Status Init();
   Status ResolvePodCidr();
@@ -117,6 +140,16 @@ class Agent {
   std::unique_ptr<ipam::Store> store_;
   std::optional<ipam::Allocator> allocator_;
   std::unique_ptr<datapath::PodProgram> program_;
+  std::unique_ptr<datapath::NetdevProgram> netdev_program_;
+  std::string node_device_;
+  int node_ifindex_ = 0;
+  uint32_t node_ip_ = 0;  // host order
+  control::PortRange snat_ports_;
+  control::PortRange nodeport_ports_;
+  control::MasqueradeConfig masq_config_ = control::DefaultMasqueradeConfig();
+  std::string masq_error_;
+  std::chrono::steady_clock::time_point next_masq_resync_;
+  uint64_t nat_swept_total_ = 0;
   std::optional<api::RpcServer> server_;
   std::unique_ptr<datapath::EventReader> events_;
   std::deque<api::Json> recent_errors_;

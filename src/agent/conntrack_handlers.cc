@@ -76,6 +76,7 @@ void Agent::SweepConntrackPeriodically() {
   }
   ct_last_sweep_removed_ = *removed;
   ct_swept_total_ += *removed;
+  SweepNat();
   if (*removed > 0) log::Debug("conntrack swept", {{"removed", std::to_string(*removed)}});
   auto count = map.Count();
   if (count.ok() && *count >= kPressureFill * config_.ct_max_entries) {

@@ -56,6 +56,18 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--ct-timeout-udp-replied", ct.udp_replied, "Seconds")->capture_default_str();
   app.add_option("--ct-timeout-icmp", ct.icmp, "Seconds")->capture_default_str();
+  app.add_option("--node-device", config.node_device,
+                 "The node's uplink for NodePorts and masquerade (default: the default "
+                 "route's device; 'none': no node device)");
+  app.add_option("--masquerade", config.masquerade,
+                 "Give pod traffic leaving the cluster the node's address (ip-masq-agent "
+                 "ConfigMap kube-system/ip-masq-agent lists the exceptions)")
+      ->capture_default_str();
+  app.add_option("--snat-port-range", config.snat_port_range,
+                 "Source ports for masquerade, FIRST-LAST (default: above the NodePort range)");
+  app.add_option("--nat-max-entries", config.nat_max_entries,
+                 "Size of the NAT map (two entries per translated flow)")
+      ->capture_default_str();
   app.add_option("--log-level", log_level, "debug, info, warn or error")->default_val("info");
   app.add_flag("--uninstall", uninstall, "Remove pins, devices and socket of this node, then exit");
   app.add_flag("--remove-state", remove_state, "With --uninstall: also delete the store");

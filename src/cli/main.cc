@@ -126,6 +126,16 @@ void PrintConntrack(const Json& rows) {
   }
 }
 
+void PrintNat(const Json& rows) {
+  std::cout << Pad("PROTO", 6) << Pad("KIND", 12) << Pad("ORIGINAL", 24) << Pad("TRANSLATED", 24)
+            << Pad("REMOTE", 24) << "AGE\n";
+  for (const auto& r : rows) {
+    std::cout << Pad(Str(r["protocol"]), 6) << Pad(Str(r["kind"]), 12) << Pad(Str(r["original"]), 24)
+              << Pad(Str(r["translated"]), 24) << Pad(Str(r["remote"]), 24)
+              << Str(r["age_seconds"]) << "s\n";
+  }
+}
+
 void PrintServices(const Json& result) {
   std::cout << Pad("SERVICE", 24) << Pad("TYPE", 13) << Pad("FRONTEND", 24) << "BACKENDS\n";
   for (const auto& f : result["services"]) {
@@ -290,15 +300,24 @@ int main(int argc, char** argv) {
   auto* ct_flush = ct->add_subcommand("flush", "Remove every tracked flow");
   AddTargetOptions(ct_flush, ct_target);
 
+  Target nat_target;
+  auto* nat = app.add_subcommand("nat", "Source NAT table of the node device");
+  nat->require_subcommand(1);
+  auto* nat_list = nat->add_subcommand(
+      "list", "Masqueraded pod flows and the node's own flows, with the ports they hold");
+  AddTargetOptions(nat_list, nat_target);
+
   auto* lab = app.add_subcommand("lab", "A local cluster dataplane in network namespaces");
   lab->require_subcommand(1);
-  std::string lab_file, lab_name, lab_output = "text";
+  // probe has its own name variable: CLI11's default_val writes it at once,
+  // which would otherwise rename every lab that `up` builds.
+  std::string lab_file, lab_name, probe_name, lab_output = "text";
   auto* lab_up = lab->add_subcommand("up", "Build the lab of FILE and start its pods");
   lab_up->add_option("file", lab_file, "Manifests plus a kind: Lab section")->required();
   lab_up->add_option("--name", lab_name, "Lab name (default: the Lab object's name)");
   auto* lab_probe =
       lab->add_subcommand("probe", "Probe every pod from every pod, print the matrix");
-  lab_probe->add_option("--name", lab_name, "Lab name")->default_val("demo");
+  lab_probe->add_option("--name", probe_name, "Lab name")->default_val("demo");
   lab_probe->add_option("-o,--output", lab_output)->check(CLI::IsMember({"text", "json"}));
   auto* lab_down =
       lab->add_subcommand("down", "Remove everything a lab made (all labs if no --name)");
@@ -342,6 +361,7 @@ int main(int argc, char** argv) {
       std::cout << "flushed " << Str(r["flushed"]) << " flows\n";
     });
   }
+  if (*nat_list) return CallAndPrint(nat_target, "nat.list", PrintNat);
   if (*ipam_list) return CallAndPrint(ipam_target, "ipam.list", PrintAllocations);
   if (*ipam_gc) {
     Json params{{"dry_run", gc_dry_run}};
@@ -354,7 +374,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (*lab_probe) {
-    auto cells = kubedp::lab::ProbeMatrix(lab_name);
+    auto cells = kubedp::lab::ProbeMatrix(probe_name);
     if (!cells.ok()) return Fail(cells.status());
     if (lab_output == "json") {
       std::cout << kubedp::lab::MatrixJson(*cells).dump(2) << "\n";

@@ -17,26 +17,21 @@ PodProgram::~PodProgram() {
 
 Result<std::unique_ptr<PodProgram>> PodProgram::Load(const std::string& pin_dir,
                                                      const kdp_node_config& config,
-                                                     uint32_t ct_max_entries) {
+                                                     const MapSizes& sizes) {
   LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = pin_dir.c_str());
   kdp_pod* skeleton = kdp_pod__open_opts(&opts);
   if (!skeleton) return Status::FromErrno(errno, "opening the pod program");
   std::unique_ptr<PodProgram> program(new PodProgram(skeleton));
 
   skeleton->rodata->kdp_config = config;
-  if (int err = bpf_map__set_max_entries(skeleton->maps.kdp_ct, ct_max_entries); err != 0) {
-    return Status::FromErrno(err, "sizing the conntrack map");
-  }
+  KUBEDP_RETURN_IF_ERROR(ApplyMapSizes(skeleton->obj, sizes));
   if (int err = kdp_pod__load(skeleton); err != 0) {
     return Status::FromErrno(err, "loading the pod program (pins in " + pin_dir + ")");
   }
 
-  bpf_prog_info info{};
-  uint32_t info_len = sizeof(info);
-  if (bpf_obj_get_info_by_fd(program->ProgramFd(), &info, &info_len) == 0) {
-    program->program_id_ = info.id;
-    program->verified_insns_ = info.verified_insns;
-  }
+  ProgramFacts facts = FactsOf(program->ProgramFd());
+  program->program_id_ = facts.id;
+  program->verified_insns_ = facts.verified_instructions;
   return program;
 }
 
@@ -75,6 +70,14 @@ int PodProgram::ServiceFlowsFd() const {
 
 int PodProgram::AffinityFd() const {
   return bpf_map__fd(skeleton_->maps.kdp_affinity);
+}
+
+
+int PodProgram::NatFd() const {
+  return bpf_map__fd(skeleton_->maps.kdp_nat);
+}
+int PodProgram::NoMasqFd() const {
+  return bpf_map__fd(skeleton_->maps.kdp_no_masq);
 }
 
 }  // namespace kubedp::datapath

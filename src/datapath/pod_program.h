@@ -8,6 +8,7 @@
 #include <string>
 
 #include "common/result.h"
+#include "datapath/program_common.h"
 #include "kubedp/abi.h"
 
 struct kdp_pod;
@@ -16,11 +17,9 @@ namespace kubedp::datapath {
 
 class PodProgram {
  public:
-  // ct_max_entries sizes the conntrack map; a pinned map of another size is
-  // an error (resizing needs an uninstall: the table would be lost).
   static Result<std::unique_ptr<PodProgram>> Load(const std::string& pin_dir,
                                                   const kdp_node_config& config,
-                                                  uint32_t ct_max_entries = KDP_CT_DEFAULT_MAX);
+                                                  const MapSizes& sizes = {});
   ~PodProgram();
   PodProgram(const PodProgram&) = delete;
   PodProgram& operator=(const PodProgram&) = delete;
@@ -36,6 +35,8 @@ class PodProgram {
   int BackendsFd() const;
   int ServiceFlowsFd() const;
   int AffinityFd() const;
+  int NatFd() const;
+  int NoMasqFd() const;
   uint32_t ProgramId() const { return program_id_; }
   // Instructions the verifier processed: the complexity budget tests track.
   uint32_t VerifiedInstructions() const { return verified_insns_; }

@@ -15,10 +15,13 @@ struct ServiceMapStats {
   size_t backends = 0;
 };
 
-// ClusterIP frontends, for traffic from the node's pods; each Service's
-// backends are the ones that take new connections (UsableBackends).
+// Every frontend with the backends that take new connections
+// (UsableBackends): ClusterIPs for traffic from the node's pods; NodePorts
+// (on node_ip, host byte order; skipped when 0), LoadBalancer and external
+// IPs once per scope, since externalTrafficPolicy narrows only the backends
+// of traffic from outside.
 Result<ServiceMapStats> ReconcileServiceMaps(int services_fd, int backends_fd,
                                              const control::ServiceTable& table,
-                                             const std::string& node);
+                                             const std::string& node, uint32_t node_ip = 0);
 
 }  // namespace kubedp::datapath

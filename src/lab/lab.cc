@@ -133,6 +133,48 @@ std::string ListOf(const std::vector<Json>& items) {
   return Json{{"apiVersion", "v1"}, {"kind", "List"}, {"items", items}}.dump(2);
 }
 
+Result<std::vector<int>> PortList(const YAML::Node& node, const std::string& field) {
+  std::vector<int> ports;
+  if (!node) return ports;
+  if (!node.IsSequence()) return Status::Invalid(field + ": expected a list of ports");
+  for (const auto& item : node) {
+    int port = item.as<int>(0);
+    if (port < 1 || port > 65535) return Status::Invalid(field + ": ports are 1-65535");
+    ports.push_back(port);
+  }
+  return ports;
+}
+
+Status ParseExternalHosts(const YAML::Node& hosts, const std::string& where, LabSpec& spec) {
+  if (!hosts) return Status::Ok();
+  if (!hosts.IsSequence()) return Status::Invalid(where + ": spec.external: expected a list");
+  auto network = *Ipv4Cidr::Parse(kLabNetwork);
+  std::set<std::string> names;
+  for (size_t i = 0; i < hosts.size(); ++i) {
+    std::string field = where + ": spec.external[" + std::to_string(i) + "]";
+    ExternalHost host{hosts[i]["name"].as<std::string>(""),
+                      hosts[i]["ip"].as<std::string>("192.0.2." + std::to_string(100 + i)),
+                      {},
+                      {}};
+    if (!ValidName(host.name) || !names.insert(host.name).second) {
+      return Status::Invalid(field + ".name: missing, invalid or repeated");
+    }
+    auto ip = ParseIpv4(host.ip);
+    if (!ip.ok() || !network.Contains(*ip) || (*ip & 0xff) <= 10 + spec.nodes.size()) {
+      return Status::Invalid(field + ".ip: '" + host.ip + "' must be an address of " + kLabNetwork +
+                             " above the nodes' addresses");
+    }
+    auto tcp = PortList(hosts[i]["tcp"], field + ".tcp");
+    if (!tcp.ok()) return tcp.status();
+    auto udp = PortList(hosts[i]["udp"], field + ".udp");
+    if (!udp.ok()) return udp.status();
+    host.tcp_ports = *tcp;
+    host.udp_ports = *udp;
+    spec.external.push_back(host);
+  }
+  return Status::Ok();
+}
+
 Status ParseLabSection(const YAML::Node& doc, const std::string& where, LabSpec& spec) {
   spec.name = doc["metadata"]["name"].as<std::string>("demo");
   if (!ValidName(spec.name)) {
@@ -151,12 +193,13 @@ Status ParseLabSection(const YAML::Node& doc, const std::string& where, LabSpec&
       for (const auto& arg : args) node.agent_args.push_back(arg.as<std::string>());
     }
     if (!ValidName(node.name)) return Status::Invalid(field + ".name: not a valid node name");
+    if (node.name == "lan") return Status::Invalid(field + ".name: 'lan' is the lab network's name");
     if (auto cidr = Ipv4Cidr::Parse(node.pod_cidr); !cidr.ok()) {
       return Status::Invalid(field + ".podCIDR: " + cidr.status().message());
     }
     spec.nodes.push_back(node);
   }
-  return Status::Ok();
+  return ParseExternalHosts(doc["spec"]["external"], where, spec);
 }
 
 }  // namespace
@@ -172,6 +215,12 @@ std::string NodeNetns(const std::string& lab, const std::string& node) {
 }
 std::string PodNetns(const std::string& lab, const std::string& ns, const std::string& pod) {
   return "kubedp_" + lab + "_pod_" + ns + "_" + pod;
+}
+std::string LanNetns(const std::string& lab) {
+  return "kubedp_" + lab + "_lan";
+}
+std::string ExternalNetns(const std::string& lab, const std::string& host) {
+  return "kubedp_" + lab + "_ext_" + host;
 }
 
 Result<LabSpec> ParseLabFile(const std::string& text, const std::string& origin) {
@@ -257,13 +306,18 @@ Status WaitForAgent(pid_t pid, const std::string& socket, const std::string& log
 class LabBuilder {
  public:
   LabBuilder(LabSpec spec, std::string file) : spec_(std::move(spec)), file_(std::move(file)) {
-    state_ = Json{
-        {"name", spec_.name}, {"file", file_}, {"nodes", Json::array()}, {"pods", Json::array()}};
+    state_ = Json{{"name", spec_.name},
+                  {"file", file_},
+                  {"nodes", Json::array()},
+                  {"pods", Json::array()},
+                  {"external", Json::array()}};
   }
 
   Status Build() {
     KUBEDP_RETURN_IF_ERROR(SaveState());
-    for (const auto& node : spec_.nodes) KUBEDP_RETURN_IF_ERROR(StartNode(node));
+    KUBEDP_RETURN_IF_ERROR(StartNetwork());
+    for (size_t i = 0; i < spec_.nodes.size(); ++i) KUBEDP_RETURN_IF_ERROR(StartNode(i));
+    for (size_t i = 0; i < spec_.external.size(); ++i) KUBEDP_RETURN_IF_ERROR(StartExternal(i));
     for (size_t i = 0; i < spec_.pods.size(); ++i) KUBEDP_RETURN_IF_ERROR(StartPod(i));
     for (const auto& node : spec_.nodes) KUBEDP_RETURN_IF_ERROR(WritePods(node.name));
     for (const auto& node : spec_.nodes) KUBEDP_RETURN_IF_ERROR(WaitForPods(node.name));
@@ -289,12 +343,61 @@ class LabBuilder {
     return WriteFileAtomically(LabDir(spec_.name) + "/state.json", state_.dump(2));
   }
 
-  Status StartNode(const LabNode& node) {
+  // The nodes' network: a bridge in its own namespace; 192.0.2.1 on it is
+  // the nodes' gateway.
+  Status StartNetwork() {
+    std::string lan = LanNetns(spec_.name);
+    state_["lan_netns"] = lan;
+    KUBEDP_RETURN_IF_ERROR(SaveState());
+    KUBEDP_RETURN_IF_ERROR(RunIp({"netns", "add", lan}));
+    KUBEDP_RETURN_IF_ERROR(RunIp({"-n", lan, "link", "set", "lo", "up"}));
+    KUBEDP_RETURN_IF_ERROR(RunIp({"-n", lan, "link", "add", "br0", "type", "bridge"}));
+    KUBEDP_RETURN_IF_ERROR(RunIp({"-n", lan, "addr", "add", "192.0.2.1/24", "dev", "br0"}));
+    return RunIp({"-n", lan, "link", "set", "br0", "up"});
+  }
+
+  // A veth from the bridge (port name lan_port) to `netns`, named eth0 there.
+  Status Plug(const std::string& netns, const std::string& lan_port, const std::string& address) {
+    std::string lan = LanNetns(spec_.name);
+    KUBEDP_RETURN_IF_ERROR(RunIp({"-n", lan, "link", "add", lan_port, "type", "veth", "peer",
+                                  "name", kLabUplink, "netns", netns}));
+    KUBEDP_RETURN_IF_ERROR(RunIp({"-n", lan, "link", "set", lan_port, "master", "br0", "up"}));
+    KUBEDP_RETURN_IF_ERROR(RunIp({"-n", netns, "addr", "add", address + "/24", "dev", kLabUplink}));
+    return RunIp({"-n", netns, "link", "set", kLabUplink, "up"});
+  }
+
+  static std::string NodeIp(size_t index) { return "192.0.2." + std::to_string(11 + index); }
+
+  // An external host: on the bridge, with routes to every node's pods through
+  // that node (as a cloud network routes pod ranges), serving its ports.
+  Status StartExternal(size_t index) {
+    const ExternalHost& host = spec_.external[index];
+    std::string netns = ExternalNetns(spec_.name, host.name);
+    state_["external"].push_back(
+        Json{{"name", host.name}, {"ip", host.ip}, {"netns", netns}, {"echo_pid", 0}});
+    KUBEDP_RETURN_IF_ERROR(SaveState());
+    KUBEDP_RETURN_IF_ERROR(RunIp({"netns", "add", netns}));
+    KUBEDP_RETURN_IF_ERROR(RunIp({"-n", netns, "link", "set", "lo", "up"}));
+    KUBEDP_RETURN_IF_ERROR(Plug(netns, "x" + std::to_string(index), host.ip));
+    for (size_t i = 0; i < spec_.nodes.size(); ++i) {
+      KUBEDP_RETURN_IF_ERROR(
+          RunIp({"-n", netns, "route", "add", spec_.nodes[i].pod_cidr, "via", NodeIp(i)}));
+    }
+    auto pid = StartEchoIn("external/" + host.name, netns, host.tcp_ports, host.udp_ports,
+                           LabDir(spec_.name) + "/echo-external-" + host.name + ".log");
+    if (!pid.ok()) return pid.status().Context("echo server of external host " + host.name);
+    state_["external"].back()["echo_pid"] = *pid;
+    return SaveState();
+  }
+
+  Status StartNode(size_t index) {
+    const LabNode& node = spec_.nodes[index];
     const std::string& lab = spec_.name;
     std::string netns = NodeNetns(lab, node.name);
     std::string dir = NodeDir(lab, node.name);
     fs::create_directories(dir + "/manifests");
     state_["nodes"].push_back(Json{{"name", node.name},
+                                   {"ip", NodeIp(index)},
                                    {"pod_cidr", node.pod_cidr},
                                    {"netns", netns},
                                    {"socket", NodeSocket(lab, node.name)},
@@ -303,6 +406,8 @@ class LabBuilder {
     KUBEDP_RETURN_IF_ERROR(SaveState());
     KUBEDP_RETURN_IF_ERROR(RunIp({"netns", "add", netns}));
     KUBEDP_RETURN_IF_ERROR(RunIp({"-n", netns, "link", "set", "lo", "up"}));
+    KUBEDP_RETURN_IF_ERROR(Plug(netns, "n" + std::to_string(index), NodeIp(index)));
+    KUBEDP_RETURN_IF_ERROR(RunIp({"-n", netns, "route", "add", "default", "via", "192.0.2.1"}));
     KUBEDP_RETURN_IF_ERROR(WriteClusterManifests(node));
 
     std::vector<std::string> argv{SelfDir() + "/kubedp-agent",
@@ -319,7 +424,9 @@ class LabBuilder {
                                   "--run-dir",
                                   dir + "/run",
                                   "--policy-log-file",
-                                  dir + "/policy_action.log"};
+                                  dir + "/policy_action.log",
+                                  "--node-device",
+                                  kLabUplink};
     argv.insert(argv.end(), node.agent_args.begin(), node.agent_args.end());
     state_["nodes"].back()["agent_argv"] = argv;
     KUBEDP_RETURN_IF_ERROR(SaveState());
@@ -419,17 +526,27 @@ class LabBuilder {
   }
 
   Result<pid_t> StartEcho(const LabPod& pod, const std::string& netns) {
-    std::string tcp, udp;
+    std::vector<int> tcp, udp;
     for (const auto& port : pod.ports) {
-      std::string& list = port.protocol == "UDP" ? udp : tcp;
-      if (port.protocol != "UDP" && port.protocol != "TCP") continue;
-      list += (list.empty() ? "" : ",") + std::to_string(port.port);
+      if (port.protocol == "TCP") tcp.push_back(port.port);
+      if (port.protocol == "UDP") udp.push_back(port.port);
     }
-    SpawnOptions echo{
-        .argv = {SelfDir() + "/kubedp", "lab", "echo", "--lab", spec_.name, "--pod",
-                 pod.namespace_ + "/" + pod.name, "--tcp", tcp, "--udp", udp, "--ready-fd", "3"},
-        .netns = NetnsPath(netns),
-        .log_path = LabDir(spec_.name) + "/echo-" + pod.namespace_ + "-" + pod.name + ".log"};
+    return StartEchoIn(pod.namespace_ + "/" + pod.name, netns, tcp, udp,
+                       LabDir(spec_.name) + "/echo-" + pod.namespace_ + "-" + pod.name + ".log");
+  }
+
+  Result<pid_t> StartEchoIn(const std::string& who, const std::string& netns,
+                            const std::vector<int>& tcp, const std::vector<int>& udp,
+                            const std::string& log_path) {
+    auto join = [](const std::vector<int>& ports) {
+      std::string list;
+      for (int port : ports) list += (list.empty() ? "" : ",") + std::to_string(port);
+      return list;
+    };
+    SpawnOptions echo{.argv = {SelfDir() + "/kubedp", "lab", "echo", "--lab", spec_.name, "--pod",
+                               who, "--tcp", join(tcp), "--udp", join(udp), "--ready-fd", "3"},
+                      .netns = NetnsPath(netns),
+                      .log_path = log_path};
     return Spawn(echo, /*wait_ready=*/true);
   }
 
@@ -466,6 +583,7 @@ void StopRecordedLab(const std::string& name, const Json& state) {
     }
   }
   for (const auto& [_, node] : nodes) Stop(node.value("agent_pid", 0));
+  for (const auto& host : state.value("external", Json::array())) Stop(host.value("echo_pid", 0));
 }
 
 std::vector<std::string> NetnsWithPrefix(const std::string& prefix) {

@@ -21,6 +21,16 @@ struct LabNode {
   std::vector<std::string> agent_args;  // extra kubedp-agent flags (spec.nodes[].agentArgs)
 };
 
+// A host outside the cluster on the nodes' network (spec.external[]), running
+// the echo server on its ports: the far end for masquerade, NodePort and
+// LoadBalancer traffic.
+struct ExternalHost {
+  std::string name;
+  std::string ip;  // in the lab network; default 192.0.2.(100 + index)
+  std::vector<int> tcp_ports;
+  std::vector<int> udp_ports;
+};
+
 struct LabPod {
   std::string namespace_;
   std::string name;
@@ -35,6 +45,7 @@ struct LabSpec {
   std::string name;
   std::vector<LabNode> nodes;
   std::vector<LabPod> pods;
+  std::vector<ExternalHost> external;
   std::vector<Json> cluster_documents;  // everything but pods and the Lab section
   std::vector<Json> pod_documents;      // each pod, same order as pods
 };
@@ -44,9 +55,17 @@ Result<LabSpec> ParseLabFile(const std::string& text, const std::string& origin)
 // Where a lab keeps its state: /run/kubedp/lab/<name>.
 std::string LabDir(const std::string& name);
 std::string NodeSocket(const std::string& lab, const std::string& node);
-// Network namespace names: kubedp-<lab>-<node> and kubedp-<lab>-p-<ns>-<pod>.
+// Network namespace names: kubedp_<lab>_<node>, kubedp_<lab>_pod_<ns>_<pod>,
+// kubedp_<lab>_lan (the nodes' network: a bridge) and kubedp_<lab>_ext_<host>.
 std::string NodeNetns(const std::string& lab, const std::string& node);
 std::string PodNetns(const std::string& lab, const std::string& ns, const std::string& pod);
+std::string LanNetns(const std::string& lab);
+std::string ExternalNetns(const std::string& lab, const std::string& host);
+
+// The lab network: every node's uplink (eth0, 192.0.2.(11 + index)/24) and
+// every external host sit on one bridge; 192.0.2.1 is the nodes' gateway.
+inline constexpr const char* kLabNetwork = "192.0.2.0/24";
+inline constexpr const char* kLabUplink = "eth0";
 
 struct UpOptions {
   std::string name_override;

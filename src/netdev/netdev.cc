@@ -1,5 +1,8 @@
 #include "netdev/netdev.h"
 
+// net/if.h before linux/if.h: the kernel header then defers to glibc's.
+#include <net/if.h>
+//
 #include <fcntl.h>
 #include <linux/if.h>
 #include <linux/neighbour.h>
@@ -13,6 +16,7 @@
 #include <netlink/route/route.h>
 #include <sched.h>
 
+#include <algorithm>
 #include <cstring>
 #include <functional>
 #include <memory>
@@ -224,17 +228,17 @@ Status AddAddress(const std::string& link_name, uint32_t ip, int prefix_len) {
   return Status::Ok();
 }
 
-Result<bool> HasAddress(const std::string& link_name, uint32_t ip, int prefix_len) {
+Result<std::vector<std::pair<uint32_t, int>>> Ipv4Addresses(const std::string& link_name) {
+  std::vector<std::pair<uint32_t, int>> found;
   auto index = LinkIndex(link_name);
   if (!index.ok()) return index.status();
-  if (*index == 0) return false;
+  if (*index == 0) return found;
   auto sock = Connect();
   if (!sock.ok()) return sock.status();
   nl_cache* cache = nullptr;
   if (int err = rtnl_addr_alloc_cache(sock->get(), &cache); err < 0) {
     return NlError(err, "listing addresses");
   }
-  bool found = false;
   for (nl_object* obj = nl_cache_get_first(cache); obj; obj = nl_cache_get_next(obj)) {
     auto* addr = reinterpret_cast<rtnl_addr*>(obj);
     nl_addr* local = rtnl_addr_get_local(addr);
@@ -242,10 +246,17 @@ Result<bool> HasAddress(const std::string& link_name, uint32_t ip, int prefix_le
       continue;
     uint32_t net = 0;
     std::memcpy(&net, nl_addr_get_binary_addr(local), sizeof(net));
-    if (ntohl(net) == ip && rtnl_addr_get_prefixlen(addr) == prefix_len) found = true;
+    found.emplace_back(ntohl(net), rtnl_addr_get_prefixlen(addr));
   }
   nl_cache_free(cache);
   return found;
+}
+
+Result<bool> HasAddress(const std::string& link_name, uint32_t ip, int prefix_len) {
+  auto addresses = Ipv4Addresses(link_name);
+  if (!addresses.ok()) return addresses.status();
+  return std::find(addresses->begin(), addresses->end(), std::pair{ip, prefix_len}) !=
+         addresses->end();
 }
 
 Status AddLinkRoute(const std::string& link_name, uint32_t dst, int prefix_len) {
@@ -299,18 +310,18 @@ Status AddDefaultRoute(const std::string& link_name, uint32_t gateway) {
   return Status::Ok();
 }
 
-Result<bool> HasDefaultRoute(const std::string& link_name, uint32_t gateway) {
-  auto index = LinkIndex(link_name);
-  if (!index.ok()) return index.status();
-  if (*index == 0) return false;
+namespace {
+
+// Visits each next hop of the main table's IPv4 default routes: (ifindex, gateway or 0).
+template <typename Visit>
+Status ForEachDefaultHop(Visit visit) {
   auto sock = Connect();
   if (!sock.ok()) return sock.status();
   nl_cache* cache = nullptr;
   if (int err = rtnl_route_alloc_cache(sock->get(), AF_INET, 0, &cache); err < 0) {
     return NlError(err, "listing routes");
   }
-  bool found = false;
-  for (nl_object* obj = nl_cache_get_first(cache); obj && !found; obj = nl_cache_get_next(obj)) {
+  for (nl_object* obj = nl_cache_get_first(cache); obj; obj = nl_cache_get_next(obj)) {
     auto* route = reinterpret_cast<rtnl_route*>(obj);
     nl_addr* dst = rtnl_route_get_dst(route);
     if (rtnl_route_get_table(route) != RT_TABLE_MAIN || (dst && nl_addr_get_prefixlen(dst) != 0))
@@ -318,14 +329,39 @@ Result<bool> HasDefaultRoute(const std::string& link_name, uint32_t gateway) {
     for (int i = 0; i < rtnl_route_get_nnexthops(route); ++i) {
       rtnl_nexthop* hop = rtnl_route_nexthop_n(route, i);
       nl_addr* via = rtnl_route_nh_get_gateway(hop);
-      if (rtnl_route_nh_get_ifindex(hop) != *index || !via || nl_addr_get_len(via) != 4) continue;
       uint32_t net = 0;
-      std::memcpy(&net, nl_addr_get_binary_addr(via), sizeof(net));
-      found |= ntohl(net) == gateway;
+      if (via && nl_addr_get_len(via) == 4) std::memcpy(&net, nl_addr_get_binary_addr(via), 4);
+      visit(rtnl_route_nh_get_ifindex(hop), ntohl(net));
     }
   }
   nl_cache_free(cache);
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<bool> HasDefaultRoute(const std::string& link_name, uint32_t gateway) {
+  auto index = LinkIndex(link_name);
+  if (!index.ok()) return index.status();
+  if (*index == 0) return false;
+  bool found = false;
+  Status status = ForEachDefaultHop([&](int ifindex, uint32_t via) {
+    found |= ifindex == *index && via == gateway;
+  });
+  if (!status.ok()) return status;
   return found;
+}
+
+Result<std::string> DefaultRouteDevice() {
+  int index = 0;
+  Status status = ForEachDefaultHop([&](int ifindex, uint32_t) {
+    if (index == 0) index = ifindex;
+  });
+  if (!status.ok()) return status;
+  if (index == 0) return std::string();
+  char name[IF_NAMESIZE] = {};
+  if (!if_indextoname(index, name)) return Status::FromErrno(errno, "naming the default route device");
+  return std::string(name);
 }
 
 Status AddPermanentNeighbor(const std::string& link_name, uint32_t ip, const Mac& mac) {

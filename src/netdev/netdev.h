@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/fd.h"
@@ -47,6 +48,11 @@ Result<Mac> LinkMac(const std::string& name);
 
 Status AddAddress(const std::string& link, uint32_t ip_host_order, int prefix_len);
 Result<bool> HasAddress(const std::string& link, uint32_t ip_host_order, int prefix_len);
+// The link's IPv4 addresses (host order) with their prefix lengths, in the
+// kernel's order (the primary first); empty when the link does not exist.
+Result<std::vector<std::pair<uint32_t, int>>> Ipv4Addresses(const std::string& link);
+// The device of the first IPv4 default route, or "" when there is none.
+Result<std::string> DefaultRouteDevice();
 // A scope-link route to dst/prefix through the link.
 Status AddLinkRoute(const std::string& link, uint32_t dst_host_order, int prefix_len);
 Status AddDefaultRoute(const std::string& link, uint32_t gateway_host_order);

@@ -41,11 +41,7 @@ class PodProgramFixture : public ::testing::Test {
     node_ = "kubedp-bpftest-" + std::to_string(getpid());
     ASSERT_TRUE(datapath::EnsureBpffsMounted().ok());
     ASSERT_TRUE(datapath::CreateNodePinDir(node_).ok());
-    kdp_node_config config{.pod_cidr = htonl(kPodCidr),
-                           .pod_cidr_mask = htonl(0xffffff00),
-                           .router_ip = htonl(kRouter),
-                           .ct_timeouts = control::DefaultCtTimeouts()};
-    auto program = datapath::PodProgram::Load(datapath::NodePinDir(node_), config);
+    auto program = datapath::PodProgram::Load(datapath::NodePinDir(node_), NodeConfig());
     ASSERT_TRUE(program.ok()) << program.status().message();
     program_ = std::move(program).value();
 
@@ -56,22 +52,37 @@ class PodProgramFixture : public ::testing::Test {
     ASSERT_TRUE(endpoints.Reconcile(control::CompileEndpoints({a, b})).ok());
   }
 
+  // The node's settings as the agent would give them; fixtures of the node
+  // device add its address and ports.
+  virtual kdp_node_config NodeConfig() const {
+    return kdp_node_config{.pod_cidr = htonl(kPodCidr),
+                           .pod_cidr_mask = htonl(0xffffff00),
+                           .router_ip = htonl(kRouter),
+                           .ct_timeouts = control::DefaultCtTimeouts()};
+  }
+
   void TearDown() override {
     program_.reset();
     EXPECT_TRUE(datapath::RemoveNodePinDir(node_).ok());
   }
 
-  uint64_t Packets(uint32_t reason) {
+  uint64_t Packets(uint32_t reason, uint32_t direction = KDP_DIR_FROM_POD) {
     auto rows = datapath::MetricsMap(program_->MetricsFd()).Read();
     EXPECT_TRUE(rows.ok());
     for (const auto& row : *rows) {
-      if (row.reason == reason && row.direction == KDP_DIR_FROM_POD) return row.packets;
+      if (row.reason == reason && row.direction == direction) return row.packets;
     }
     return 0;
   }
 
   // Runs one frame through the program; returns the verdict and fills out.
   int Run(const std::vector<uint8_t>& in, uint32_t ingress_ifindex, std::vector<uint8_t>& out) {
+    return RunProgram(program_->ProgramFd(), in, ingress_ifindex, out);
+  }
+
+  // Runs one frame through any program of the node.
+  static int RunProgram(int prog_fd, const std::vector<uint8_t>& in, uint32_t ingress_ifindex,
+                        std::vector<uint8_t>& out) {
     out.assign(in.size() + 64, 0);
     __sk_buff ctx{};
     ctx.ingress_ifindex = ingress_ifindex;
@@ -79,7 +90,7 @@ class PodProgramFixture : public ::testing::Test {
                 .data_size_in = static_cast<uint32_t>(in.size()),
                 .data_size_out = static_cast<uint32_t>(out.size()), .ctx_in = &ctx,
                 .ctx_size_in = sizeof(ctx));
-    int err = bpf_prog_test_run_opts(program_->ProgramFd(), &opts);
+    int err = bpf_prog_test_run_opts(prog_fd, &opts);
     EXPECT_EQ(err, 0) << strerror(errno);
     out.resize(opts.data_size_out);
     return static_cast<int>(opts.retval);

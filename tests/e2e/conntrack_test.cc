@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "common/fd.h"
+#include "e2e/echo_client.h"
 #include "e2e/lab_fixture.h"
 #include "netdev/netdev.h"
 
@@ -21,30 +22,8 @@ using testing::AgentCall;
 
 constexpr int kServerPort = 8080;
 
-// Reads up to and including one newline; false on EOF or after 2 s of silence.
-bool ReadLine(int fd, std::string* line) {
-  line->clear();
-  char c;
-  while (true) {
-    pollfd p{.fd = fd, .events = POLLIN, .revents = 0};
-    if (poll(&p, 1, 2000) <= 0) return false;
-    if (recv(fd, &c, 1, 0) != 1) return false;
-    if (c == '\n') return true;
-    *line += c;
-  }
-}
-
-// Connects from the calling thread's namespace and waits for the greeting line.
-UniqueFd ConnectAndGreet(const std::string& ip, std::string* greeting) {
-  UniqueFd fd(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(kServerPort);
-  inet_pton(AF_INET, ip.c_str(), &addr.sin_addr);
-  if (connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) return UniqueFd();
-  if (!ReadLine(fd.get(), greeting)) return UniqueFd();
-  return fd;
-}
+using testing::ConnectAndGreet;
+using testing::ReadLine;
 
 class Conntrack : public ::testing::Test {
  protected:
@@ -89,7 +68,7 @@ TEST_F(Conntrack, ClosedConnectionsLeaveTheTableWithinTheCloseTimeout) {
     ASSERT_TRUE(guard.ok());
     for (int i = 0; i < kConnections; ++i) {
       std::string greeting;
-      UniqueFd fd = ConnectAndGreet(server_ip_, &greeting);
+      UniqueFd fd = ConnectAndGreet(server_ip_, kServerPort, &greeting);
       ASSERT_TRUE(fd.valid()) << "connection " << i;
       EXPECT_EQ(greeting.rfind("default/server ", 0), 0u) << greeting;
       shutdown(fd.get(), SHUT_WR);
@@ -120,7 +99,7 @@ TEST_F(Conntrack, AgentRestartDropsNoLongLivedConnection) {
     ASSERT_TRUE(guard.ok());
     for (int i = 0; i < kConnections; ++i) {
       std::string greeting;
-      connections.push_back(ConnectAndGreet(server_ip_, &greeting));
+      connections.push_back(ConnectAndGreet(server_ip_, kServerPort, &greeting));
       ASSERT_TRUE(connections.back().valid()) << "connection " << i;
     }
   }

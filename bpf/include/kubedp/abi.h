@@ -27,6 +27,11 @@
 #define KDP_MAP_BACKENDS "kdp_backends"
 #define KDP_MAP_SVC_FLOWS "kdp_svc_flows"
 #define KDP_MAP_AFFINITY "kdp_affinity"
+#define KDP_MAP_NAT "kdp_nat"
+#define KDP_MAP_NO_MASQ "kdp_no_masq"
+/* Default NAT size (two entries per masqueraded or host flow); --nat-max-entries. */
+#define KDP_NAT_DEFAULT_MAX 262144
+#define KDP_NO_MASQ_MAX 1024
 #define KDP_SERVICES_MAX 65536
 #define KDP_BACKENDS_MAX 262144
 #define KDP_SVC_FLOWS_MAX 262144
@@ -46,6 +51,9 @@
   X(TO_HOST, 1, "to-host")                         /* addressed to the node itself */     \
   X(TO_STACK, 2, "to-stack")                       /* off-node: left to kernel routing */ \
   X(PASS_NON_IPV4, 3, "pass-non-ipv4")             /* ARP, IPv6: left to the kernel */    \
+  X(TO_UPLINK, 4, "to-uplink")         /* off-node: sent out of the node device */            \
+  X(MASQUERADED, 5, "masqueraded")     /* leaving with the node's address */                  \
+  X(FROM_UPLINK, 6, "from-uplink")     /* arrived on the node device, left to the node */     \
   X(DROP_UNKNOWN_DEST, 128, "unknown-destination") /* pod range, no endpoint */           \
   X(DROP_MALFORMED, 129, "malformed-packet")                                              \
   X(DROP_TTL_EXCEEDED, 130, "ttl-exceeded")                                               \
@@ -53,7 +61,9 @@
   X(DROP_REDIRECT_FAILED, 132, "redirect-failed")                                         \
   X(DROP_POLICY_EGRESS, 133, "policy-denied-egress")   /* source pod's egress */          \
   X(DROP_POLICY_INGRESS, 134, "policy-denied-ingress") /* destination's ingress */        \
-  X(DROP_NO_BACKEND, 135, "service-without-backend")   /* ClusterIP with no usable backend */
+  X(DROP_NO_BACKEND, 135, "service-without-backend")   /* ClusterIP with no usable backend */ \
+  X(DROP_NAT_EXHAUSTED, 136, "snat-ports-exhausted")   /* no free SNAT port for the tuple */  \
+  X(DROP_NAT_FAILED, 137, "nat-rewrite-failed")        /* a NAT entry could not be written */
 
 #define KDP_REASON_ENUM_ENTRY(name, code, label) KDP_##name = code,
 enum kdp_reason { KDP_REASONS(KDP_REASON_ENUM_ENTRY) };
@@ -96,7 +106,17 @@ struct kdp_service_key {
   __u32 vip;  /* network byte order */
   __u16 port; /* network byte order */
   __u8 protocol;
-  __u8 pad;
+  __u8 scope; /* kdp_service_scope: who is connecting (was padding, always 0) */
+};
+
+/*
+ * Traffic from the node's pods and traffic from outside the cluster can see
+ * different backends for one frontend (externalTrafficPolicy Local narrows
+ * only the latter), so each frontend has an entry per scope.
+ */
+enum kdp_service_scope {
+  KDP_SCOPE_INTERNAL = 0, /* from pods (and the node) */
+  KDP_SCOPE_EXTERNAL = 1, /* arrived on the node device from outside */
 };
 
 struct kdp_service_info {
@@ -317,6 +337,46 @@ struct kdp_policy_allow_event {
 };
 
 /*
+ * kdp_nat: LRU_HASH, source NAT of flows that leave through the node device
+ * (masqueraded pod flows, and the node's own flows so that their ports are
+ * never handed out twice). Two entries per flow:
+ *   KDP_NAT_EGRESS  (original source, remote) -> translated source
+ *   KDP_NAT_INGRESS (translated source, remote) -> original source
+ * The ingress entry is reserved first (BPF_NOEXIST): it is what makes a port
+ * taken. An entry lives as long as the conntrack record of its original
+ * tuple; the agent's sweeper removes the pair once that record is gone.
+ */
+enum kdp_nat_direction {
+  KDP_NAT_EGRESS = 0,
+  KDP_NAT_INGRESS = 1,
+};
+
+struct kdp_nat_key {
+  __u32 local_addr;  /* network byte order: pod/node side of the tuple */
+  __u32 remote_addr; /* network byte order */
+  __u16 local_port;  /* network byte order; ICMP echo: the identifier */
+  __u16 remote_port; /* network byte order */
+  __u8 protocol;
+  __u8 direction; /* kdp_nat_direction */
+  __u16 pad;
+};
+
+struct kdp_nat_entry {
+  __u32 addr; /* network byte order: the other side of the translation */
+  __u16 port; /* network byte order */
+  __u16 flags; /* KDP_NAT_F_* */
+  __u64 created_ns;
+};
+
+#define KDP_NAT_F_HOST 0x1 /* a flow of the node itself (not masqueraded) */
+
+/* kdp_no_masq: LPM_TRIE, destinations that pods reach with their own address. */
+struct kdp_no_masq_key {
+  __u32 prefixlen;
+  __u32 addr; /* network byte order */
+};
+
+/*
  * Per-node settings, fixed when the programs are loaded (read-only data set
  * through the skeleton before load, so objects are built once).
  */
@@ -326,6 +386,18 @@ struct kdp_node_config {
   __u32 router_ip;     /* the pods' gateway, network byte order */
   __u32 reserved;
   struct kdp_ct_timeouts ct_timeouts;
+  /* The node device (uplink): off-node traffic leaves through it. 0: none,
+   * off-node traffic is left to the kernel's routing. */
+  __u32 node_ifindex;
+  __u32 node_ip; /* the node's address on it, network byte order */
+  __u16 snat_port_min; /* host byte order, inclusive */
+  __u16 snat_port_max;
+  __u16 nodeport_min;
+  __u16 nodeport_max;
+  __u32 flags; /* KDP_NODE_F_* */
+  __u32 reserved2;
 };
+
+#define KDP_NODE_F_MASQUERADE 0x1 /* pod traffic leaving the cluster takes the node's address */
 
 #endif /* KUBEDP_ABI_H */
