@@ -106,8 +106,7 @@ int kdp_to_netdev(struct __sk_buff* skb) {
   struct kdp_packet pkt = {};
   if (kdp_parse_ipv4(skb, &pkt) != KDP_PARSE_IPV4) return TC_ACT_OK;
   if (!pkt.trackable || !kdp_config.node_ip) return TC_ACT_OK;
-  struct kdp_snat_range range = {.min = kdp_config.snat_port_min,
-                                 .max = kdp_config.snat_port_max};
+  struct kdp_snat_range range = {.min = kdp_config.snat_port_min, .max = kdp_config.snat_port_max};
   __u32 saddr = pkt.ip4->saddr;
 
   if (kdp_in_pod_range(saddr)) {

@@ -92,8 +92,9 @@ KDP_INLINE void kdp_nat_key_of(const struct kdp_packet* pkt, bool outbound, __u8
   key->local_port = local_port;
   key->remote_addr = outbound ? pkt->ip4->daddr : pkt->ip4->saddr;
   /* ICMP echo: the identifier is the local "port"; the remote has none. */
-  key->remote_port =
-      pkt->ip4->protocol == IPPROTO_ICMP_NUM ? 0 : outbound ? pkt->dport : pkt->sport;
+  key->remote_port = pkt->ip4->protocol == IPPROTO_ICMP_NUM ? 0
+                     : outbound                             ? pkt->dport
+                                                            : pkt->sport;
   key->protocol = pkt->ip4->protocol;
   key->direction = direction;
 }
@@ -152,7 +153,7 @@ KDP_INLINE int kdp_snat(struct __sk_buff* skb, struct kdp_packet* pkt, __u32 nat
   if (result != KDP_SNAT_OK) return result;
   if (mapping.addr == pkt->ip4->saddr && mapping.port == pkt->sport) return KDP_SNAT_OK;
   return kdp_nat_rewrite(skb, pkt, true, mapping.addr, mapping.port) ? KDP_SNAT_FAILED
-                                                                      : KDP_SNAT_OK;
+                                                                     : KDP_SNAT_OK;
 }
 
 /*

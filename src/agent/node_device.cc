@@ -50,7 +50,8 @@ Status Agent::ResolveNodeDevice() {
   if (auto overlap = control::Overlap(snat_ports_, *nodeports)) {
     return Status::Invalid("--snat-port-range " + snat_ports_.ToString() +
                            " overlaps the NodePort range " + nodeports->ToString() + " in " +
-                           overlap->ToString() + ": masqueraded replies could be taken for NodePort traffic");
+                           overlap->ToString() +
+                           ": masqueraded replies could be taken for NodePort traffic");
   }
   nodeport_ports_ = *nodeports;
 
@@ -71,7 +72,8 @@ Status Agent::ResolveNodeDevice() {
   auto addresses = netdev::Ipv4Addresses(device);
   if (!addresses.ok()) return addresses.status();
   if (addresses->empty()) {
-    return Status::Invalid("node device " + device + " has no IPv4 address for NodePorts and masquerade");
+    return Status::Invalid("node device " + device +
+                           " has no IPv4 address for NodePorts and masquerade");
   }
   node_device_ = device;
   node_ifindex_ = *ifindex;
@@ -93,10 +95,11 @@ kdp_node_config Agent::NodeConfig() const {
                          .flags = config_.masquerade ? KDP_NODE_F_MASQUERADE : 0u};
 }
 
-Status Agent::AttachNodeDevice(const kdp_node_config& node_config, const datapath::MapSizes& sizes) {
+Status Agent::AttachNodeDevice(const kdp_node_config& node_config,
+                               const datapath::MapSizes& sizes) {
   if (node_ifindex_ == 0) return Status::Ok();
-  auto program = datapath::NetdevProgram::Load(datapath::NodePinDir(config_.DatapathId()),
-                                               node_config, sizes);
+  auto program =
+      datapath::NetdevProgram::Load(datapath::NodePinDir(config_.DatapathId()), node_config, sizes);
   if (!program.ok()) return program.status();
   netdev_program_ = std::move(program).value();
   return netdev_program_->AttachTo(node_ifindex_).Context("node device " + node_device_);
@@ -121,8 +124,8 @@ void Agent::LoadMasqueradeConfig() {
 }
 
 Status Agent::WriteMasqueradeMap() {
-  auto written =
-      datapath::ReconcileNoMasqMap(program_->NoMasqFd(), control::NoMasqueradePrefixes(masq_config_));
+  auto written = datapath::ReconcileNoMasqMap(program_->NoMasqFd(),
+                                              control::NoMasqueradePrefixes(masq_config_));
   if (!written.ok()) return written.status().Context("writing the non-masquerade CIDRs");
   next_masq_resync_ =
       std::chrono::steady_clock::now() + std::chrono::milliseconds(masq_config_.resync_interval_ms);
@@ -205,8 +208,8 @@ void Agent::SweepNat() {
   nat_swept_total_ += *removed;
   auto count = map.Count();
   if (count.ok() && *count >= kNatPressureFill * config_.nat_max_entries) {
-    RecordError("NAT map " + std::to_string(*count) + "/" + std::to_string(config_.nat_max_entries) +
-                " full: raise --nat-max-entries");
+    RecordError("NAT map " + std::to_string(*count) + "/" +
+                std::to_string(config_.nat_max_entries) + " full: raise --nat-max-entries");
   }
 }
 

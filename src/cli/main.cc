@@ -130,9 +130,9 @@ void PrintNat(const Json& rows) {
   std::cout << Pad("PROTO", 6) << Pad("KIND", 12) << Pad("ORIGINAL", 24) << Pad("TRANSLATED", 24)
             << Pad("REMOTE", 24) << "AGE\n";
   for (const auto& r : rows) {
-    std::cout << Pad(Str(r["protocol"]), 6) << Pad(Str(r["kind"]), 12) << Pad(Str(r["original"]), 24)
-              << Pad(Str(r["translated"]), 24) << Pad(Str(r["remote"]), 24)
-              << Str(r["age_seconds"]) << "s\n";
+    std::cout << Pad(Str(r["protocol"]), 6) << Pad(Str(r["kind"]), 12)
+              << Pad(Str(r["original"]), 24) << Pad(Str(r["translated"]), 24)
+              << Pad(Str(r["remote"]), 24) << Str(r["age_seconds"]) << "s\n";
   }
 }
 

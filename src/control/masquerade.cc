@@ -42,7 +42,11 @@ Result<int64_t> ParseGoDuration(const std::string& text) {
     size_t unit_start = i;
     while (i < text.size() && std::isalpha(static_cast<unsigned char>(text[i]))) ++i;
     std::string unit = text.substr(unit_start, i - unit_start);
-    double scale = unit == "ms" ? 1 : unit == "s" ? 1e3 : unit == "m" ? 6e4 : unit == "h" ? 3.6e6 : 0;
+    double scale = unit == "ms"  ? 1
+                   : unit == "s" ? 1e3
+                   : unit == "m" ? 6e4
+                   : unit == "h" ? 3.6e6
+                                 : 0;
     if (scale == 0) {
       return Status::Invalid("'" + text + "': unit '" + unit + "' is not one of ms, s, m, h");
     }

@@ -26,7 +26,7 @@ kdp_nat_key PartnerOf(const kdp_nat_key& key, const kdp_nat_entry& entry);
 // One translated flow, from the egress half.
 struct NatRow {
   std::string protocol;
-  std::string kind;  // "masquerade" (a pod) or "node" (the node's own flow)
+  std::string kind;        // "masquerade" (a pod) or "node" (the node's own flow)
   std::string original;    // address:port the flow started from
   std::string translated;  // address:port it leaves with
   std::string remote;      // address:port (ICMP: the address)

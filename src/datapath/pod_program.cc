@@ -72,7 +72,6 @@ int PodProgram::AffinityFd() const {
   return bpf_map__fd(skeleton_->maps.kdp_affinity);
 }
 
-
 int PodProgram::NatFd() const {
   return bpf_map__fd(skeleton_->maps.kdp_nat);
 }

@@ -193,7 +193,8 @@ Status ParseLabSection(const YAML::Node& doc, const std::string& where, LabSpec&
       for (const auto& arg : args) node.agent_args.push_back(arg.as<std::string>());
     }
     if (!ValidName(node.name)) return Status::Invalid(field + ".name: not a valid node name");
-    if (node.name == "lan") return Status::Invalid(field + ".name: 'lan' is the lab network's name");
+    if (node.name == "lan")
+      return Status::Invalid(field + ".name: 'lan' is the lab network's name");
     if (auto cidr = Ipv4Cidr::Parse(node.pod_cidr); !cidr.ok()) {
       return Status::Invalid(field + ".podCIDR: " + cidr.status().message());
     }

@@ -345,9 +345,8 @@ Result<bool> HasDefaultRoute(const std::string& link_name, uint32_t gateway) {
   if (!index.ok()) return index.status();
   if (*index == 0) return false;
   bool found = false;
-  Status status = ForEachDefaultHop([&](int ifindex, uint32_t via) {
-    found |= ifindex == *index && via == gateway;
-  });
+  Status status = ForEachDefaultHop(
+      [&](int ifindex, uint32_t via) { found |= ifindex == *index && via == gateway; });
   if (!status.ok()) return status;
   return found;
 }
@@ -360,7 +359,8 @@ Result<std::string> DefaultRouteDevice() {
   if (!status.ok()) return status;
   if (index == 0) return std::string();
   char name[IF_NAMESIZE] = {};
-  if (!if_indextoname(index, name)) return Status::FromErrno(errno, "naming the default route device");
+  if (!if_indextoname(index, name))
+    return Status::FromErrno(errno, "naming the default route device");
   return std::string(name);
 }
 

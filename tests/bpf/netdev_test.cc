@@ -48,9 +48,8 @@ class NodeDevice : public PodProgramFixture {
     return config;
   }
 
-  static std::vector<uint8_t> Frame(uint32_t saddr, uint32_t daddr, uint16_t sport,
-                                    uint16_t dport, uint8_t flags,
-                                    uint8_t protocol = IPPROTO_TCP) {
+  static std::vector<uint8_t> Frame(uint32_t saddr, uint32_t daddr, uint16_t sport, uint16_t dport,
+                                    uint8_t flags, uint8_t protocol = IPPROTO_TCP) {
     PacketSpec spec;
     spec.saddr = saddr;
     spec.daddr = daddr;
@@ -137,9 +136,9 @@ TEST_F(NodeDevice, MasqueradesPodTrafficAndTranslatesRepliesBack) {
 }
 
 TEST_F(NodeDevice, LeavesNonMasqueradeDestinationsAlone) {
-  ASSERT_TRUE(datapath::ReconcileNoMasqMap(program_->NoMasqFd(),
-                                           {*Ipv4Cidr::Parse("203.0.113.0/24")})
-                  .ok());
+  ASSERT_TRUE(
+      datapath::ReconcileNoMasqMap(program_->NoMasqFd(), {*Ipv4Cidr::Parse("203.0.113.0/24")})
+          .ok());
   std::vector<uint8_t> out;
   ASSERT_EQ(PodOut(kPodA, 40000, kExternal, 80, kSyn, out), kActOk);
   EXPECT_EQ(ntohl(IpOf(out).saddr), kPodA);

@@ -118,7 +118,9 @@ TEST(CniLoad, ThreeHundredCyclesWithFailuresLeakAndDuplicateNothing) {
     // "7: kubedp1234abcd@if2: <...>" -> kubedp1234abcd
     auto start = line.find(": ") + 2;
     std::string name = line.substr(start, line.find('@') - start);
-    if (name != "kubedp_host" && name != "kubedp_net") node_veths.insert(name);
+    if (name.rfind("kubedp", 0) == 0 && name != "kubedp_host" && name != "kubedp_net") {
+      node_veths.insert(name);  // pod veths (the uplink eth0 is the lab network's)
+    }
   }
   EXPECT_EQ(node_veths, host_veths) << "no veth outlives its allocation";
 

@@ -121,8 +121,8 @@ TEST_F(NodeDevice, PodTrafficLeavingTheClusterTakesTheNodeAddress) {
 TEST_F(NodeDevice, MasqueradeConfigMapIsLiveAndABadOneChangesNothing) {
   WriteManifest("masq.json", MasqConfigMap("nonMasqueradeCIDRs: [10.0.0.0/8, 192.0.2.0/24]\n"
                                            "resyncInterval: 30s\n"));
-  api::Json masq =
-      WaitForMasquerade([](const api::Json& m) { return m["source"] == "kube-system/ip-masq-agent"; });
+  api::Json masq = WaitForMasquerade(
+      [](const api::Json& m) { return m["source"] == "kube-system/ip-masq-agent"; });
   ASSERT_EQ(masq["non_masquerade_cidrs"].size(), 2u) << masq.dump();
   EXPECT_EQ(masq["resync_interval_ms"], 30000);
   // The external host routes the pod range to the node: the pod's own address works.
@@ -172,7 +172,8 @@ TEST_F(NodeDevice, TwoThousandConcurrentMasqueradedConnectionsGetDistinctPortsOu
       if (port >= 30000 && port <= 32767) ++in_nodeport_range;
     }
   }
-  EXPECT_EQ(sources.size(), pods.size() * kPerPod) << "every connection answered, each from its own port";
+  EXPECT_EQ(sources.size(), pods.size() * kPerPod)
+      << "every connection answered, each from its own port";
   EXPECT_EQ(in_nodeport_range, 0u);
   EXPECT_GE(AgentCall(lab_, "nat.list").size(), pods.size() * kPerPod);
   EXPECT_EQ(testing::Counted(lab_, "snat-ports-exhausted"), 0u);
@@ -184,8 +185,8 @@ TEST_F(NodeDevice, TwoThousandConcurrentMasqueradedConnectionsGetDistinctPortsOu
   for (auto& list : held) {
     for (auto& fd : list) {
       std::string reply;
-      alive += send(fd.get(), "ping\n", 5, MSG_NOSIGNAL) == 5 && testing::ReadLine(fd.get(), &reply) &&
-               reply.rfind("external/web ", 0) == 0;
+      alive += send(fd.get(), "ping\n", 5, MSG_NOSIGNAL) == 5 &&
+               testing::ReadLine(fd.get(), &reply) && reply.rfind("external/web ", 0) == 0;
     }
   }
   EXPECT_EQ(alive, pods.size() * kPerPod);
@@ -215,8 +216,8 @@ TEST_F(NodeDevice, LoadBalancerAndExternalIpsFromOutside) {
   // The external network routes the Service addresses to the node, as a
   // cloud load balancer or a router would (the route goes with the lab).
   std::string netns = netns_["web"].substr(netns_["web"].rfind('/') + 1);
-  ASSERT_EQ(std::system(("ip -n " + netns + " route replace 198.51.100.0/24 via " + kNodeIp).c_str()),
-            0);
+  ASSERT_EQ(
+      std::system(("ip -n " + netns + " route replace 198.51.100.0/24 via " + kNodeIp).c_str()), 0);
   for (const char* vip : {"198.51.100.10", "198.51.100.20"}) {
     Greeting greeting = Ask("web", vip, 80);
     EXPECT_EQ(greeting.who, "apps/server") << vip;

@@ -46,21 +46,21 @@
  * codes below 128 are passes, 128 and above are drops. The C enum, the C++
  * names, metric labels and CLI output are all generated from this list.
  */
-#define KDP_REASONS(X)                                                                    \
-  X(FORWARDED, 0, "forwarded")                     /* redirected to a local pod */        \
-  X(TO_HOST, 1, "to-host")                         /* addressed to the node itself */     \
-  X(TO_STACK, 2, "to-stack")                       /* off-node: left to kernel routing */ \
-  X(PASS_NON_IPV4, 3, "pass-non-ipv4")             /* ARP, IPv6: left to the kernel */    \
+#define KDP_REASONS(X)                                                                        \
+  X(FORWARDED, 0, "forwarded")         /* redirected to a local pod */                        \
+  X(TO_HOST, 1, "to-host")             /* addressed to the node itself */                     \
+  X(TO_STACK, 2, "to-stack")           /* off-node: left to kernel routing */                 \
+  X(PASS_NON_IPV4, 3, "pass-non-ipv4") /* ARP, IPv6: left to the kernel */                    \
   X(TO_UPLINK, 4, "to-uplink")         /* off-node: sent out of the node device */            \
   X(MASQUERADED, 5, "masqueraded")     /* leaving with the node's address */                  \
   X(FROM_UPLINK, 6, "from-uplink")     /* arrived on the node device, left to the node */     \
-  X(DROP_UNKNOWN_DEST, 128, "unknown-destination") /* pod range, no endpoint */           \
-  X(DROP_MALFORMED, 129, "malformed-packet")                                              \
-  X(DROP_TTL_EXCEEDED, 130, "ttl-exceeded")                                               \
-  X(DROP_SPOOFED_SOURCE, 131, "spoofed-source") /* source is not the pod's IP */          \
-  X(DROP_REDIRECT_FAILED, 132, "redirect-failed")                                         \
-  X(DROP_POLICY_EGRESS, 133, "policy-denied-egress")   /* source pod's egress */          \
-  X(DROP_POLICY_INGRESS, 134, "policy-denied-ingress") /* destination's ingress */        \
+  X(DROP_UNKNOWN_DEST, 128, "unknown-destination") /* pod range, no endpoint */               \
+  X(DROP_MALFORMED, 129, "malformed-packet")                                                  \
+  X(DROP_TTL_EXCEEDED, 130, "ttl-exceeded")                                                   \
+  X(DROP_SPOOFED_SOURCE, 131, "spoofed-source") /* source is not the pod's IP */              \
+  X(DROP_REDIRECT_FAILED, 132, "redirect-failed")                                             \
+  X(DROP_POLICY_EGRESS, 133, "policy-denied-egress")   /* source pod's egress */              \
+  X(DROP_POLICY_INGRESS, 134, "policy-denied-ingress") /* destination's ingress */            \
   X(DROP_NO_BACKEND, 135, "service-without-backend")   /* ClusterIP with no usable backend */ \
   X(DROP_NAT_EXHAUSTED, 136, "snat-ports-exhausted")   /* no free SNAT port for the tuple */  \
   X(DROP_NAT_FAILED, 137, "nat-rewrite-failed")        /* a NAT entry could not be written */
@@ -362,8 +362,8 @@ struct kdp_nat_key {
 };
 
 struct kdp_nat_entry {
-  __u32 addr; /* network byte order: the other side of the translation */
-  __u16 port; /* network byte order */
+  __u32 addr;  /* network byte order: the other side of the translation */
+  __u16 port;  /* network byte order */
   __u16 flags; /* KDP_NAT_F_* */
   __u64 created_ns;
 };
@@ -389,7 +389,7 @@ struct kdp_node_config {
   /* The node device (uplink): off-node traffic leaves through it. 0: none,
    * off-node traffic is left to the kernel's routing. */
   __u32 node_ifindex;
-  __u32 node_ip; /* the node's address on it, network byte order */
+  __u32 node_ip;       /* the node's address on it, network byte order */
   __u16 snat_port_min; /* host byte order, inclusive */
   __u16 snat_port_max;
   __u16 nodeport_min;
