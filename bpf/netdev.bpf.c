@@ -3,7 +3,8 @@
  * Attach points: tc ingress and egress of the node device (the uplink).
  *
  * Ingress, in this order: replies of translated flows (masqueraded pods, the
- * node's own connections) go back to whoever started them; only then are
+ * node's own connections), and ICMP errors about them, go back to whoever
+ * started them; only then are
  * NodePort, LoadBalancer and external IPs balanced to local backends; traffic
  * routed to a local pod is delivered under its ingress policy; the rest is
  * the node's.
@@ -58,7 +59,8 @@ int kdp_from_netdev(struct __sk_buff* skb) {
   /* Replies first: a translated port may equal a NodePort and must never be
    * taken for Service traffic. */
   struct kdp_nat_entry original = {};
-  int nat = kdp_snat_reverse(skb, &pkt, &original);
+  int nat = pkt.icmp_error ? kdp_snat_reverse_icmp_error(skb, &pkt)
+                           : kdp_snat_reverse(skb, &pkt, &original);
   if (nat < 0) return kdp_drop(skb, NULL, KDP_DROP_NAT_FAILED, KDP_DIR_TO_POD);
   if (nat > 0) return kdp_nat_reply(skb, &pkt);
 
@@ -79,7 +81,7 @@ int kdp_from_netdev(struct __sk_buff* skb) {
   }
   struct kdp_ct_lookup ct = {};
   int ct_verdict = kdp_ct_track(skb, &pkt, &kdp_config.ct_timeouts, &ct);
-  if (ct_verdict != KDP_CT_REPLY &&
+  if (ct_verdict != KDP_CT_REPLY && ct_verdict != KDP_CT_RELATED &&
       !kdp_policy_allows(dst, KDP_POLICY_INGRESS, pkt.ip4->saddr, &pkt))
     return kdp_drop(skb, &pkt, KDP_DROP_POLICY_INGRESS, KDP_DIR_TO_POD);
   if (ct_verdict == KDP_CT_NEW) {

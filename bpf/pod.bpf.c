@@ -85,8 +85,9 @@ int kdp_from_pod(struct __sk_buff* skb) {
 
   struct kdp_ct_lookup ct = {};
   int ct_verdict = kdp_ct_track(skb, &pkt, &kdp_config.ct_timeouts, &ct);
-  /* Replies of an allowed connection always pass; everything else meets policy. */
-  bool check_policy = ct_verdict != KDP_CT_REPLY && !hairpin;
+  /* Replies of an allowed connection (and ICMP errors about it) always pass;
+   * everything else meets policy. */
+  bool check_policy = ct_verdict != KDP_CT_REPLY && ct_verdict != KDP_CT_RELATED && !hairpin;
   /* A reply of a translated flow leaves with the Service's address. */
   if (ct_verdict == KDP_CT_REPLY && ct.entry && ct.entry->rev_nat_addr) {
     if (kdp_lb_reverse(skb, &pkt, ct.entry))

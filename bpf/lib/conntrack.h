@@ -129,16 +129,27 @@ KDP_INLINE bool kdp_ct_is_over(const struct kdp_ct_entry* entry, const struct kd
 }
 
 /*
- * Tracks the packet and says whether it opens, continues or answers a flow.
+ * Tracks the packet and says whether it opens, continues or answers a flow
+ * (or, for an ICMP error, whether it is about one).
  * An expired record, or a SYN on a closing or closed one, starts afresh: the
  * same tuple can be used again at once after a close. A new flow is not
  * recorded here: the caller records it (kdp_ct_record_new) only once policy
  * let its first packet through, so a denied flow never leaves a record that
  * would let the other side's packets pass as replies.
  */
+/* An ICMP error is related when the flow it quotes has a live record. */
+KDP_INLINE int kdp_ct_related(const struct kdp_packet* pkt) {
+  struct kdp_ct_key key = {};
+  kdp_ct_key_from(pkt->inner_saddr, pkt->inner_daddr, pkt->inner_sport, pkt->inner_dport,
+                  pkt->inner_protocol, &key);
+  struct kdp_ct_entry* entry = bpf_map_lookup_elem(&kdp_ct, &key);
+  return entry && entry->expires_ns >= bpf_ktime_get_ns() ? KDP_CT_RELATED : KDP_CT_UNTRACKED;
+}
+
 KDP_INLINE int kdp_ct_track(struct __sk_buff* skb, const struct kdp_packet* pkt,
                             const volatile struct kdp_ct_timeouts* timeouts,
                             struct kdp_ct_lookup* lookup) {
+  if (pkt->icmp_error) return kdp_ct_related(pkt);
   if (!pkt->trackable) return KDP_CT_UNTRACKED;
   lookup->source_is_a = kdp_ct_key_of(pkt, &lookup->key);
   __u64 now = bpf_ktime_get_ns();

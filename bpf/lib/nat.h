@@ -173,4 +173,57 @@ KDP_INLINE int kdp_snat_reverse(struct __sk_buff* skb, struct kdp_packet* pkt,
   return kdp_nat_rewrite(skb, pkt, false, original->addr, original->port) ? -1 : 1;
 }
 
+/* Offsets in an ICMP error about a translated flow (plain IPv4 headers). */
+#define KDP_ICMP_OFF (KDP_ETH_HLEN + 20)
+#define KDP_ICMP_CSUM_OFF (KDP_ICMP_OFF + 2)
+#define KDP_INNER_IP_OFF (KDP_ICMP_OFF + KDP_ICMP_ERROR_HLEN)
+#define KDP_INNER_CSUM_OFF (KDP_INNER_IP_OFF + __builtin_offsetof(struct iphdr, check))
+#define KDP_INNER_SADDR_OFF (KDP_INNER_IP_OFF + __builtin_offsetof(struct iphdr, saddr))
+#define KDP_INNER_L4_OFF (KDP_INNER_IP_OFF + 20)
+
+/*
+ * An ICMP error about a translated flow (a router's "fragmentation needed",
+ * a remote "port unreachable") goes to the flow's original source: the outer
+ * destination and the quoted packet's source are translated back, with the
+ * outer IPv4, quoted IPv4 and ICMP checksums kept valid. Returns 1 when the
+ * error belongs to a NAT flow, 0 when not, -1 when a rewrite failed.
+ */
+KDP_INLINE int kdp_snat_reverse_icmp_error(struct __sk_buff* skb, struct kdp_packet* pkt) {
+  if (!pkt->icmp_error || pkt->ip4->ihl != 5) return 0;
+  /* The quoted packet left the node: its source is the translated one. */
+  struct kdp_nat_key ingress = {
+      .local_addr = pkt->inner_saddr,
+      .remote_addr = pkt->inner_daddr,
+      .local_port = pkt->inner_sport,
+      .remote_port = pkt->inner_protocol == IPPROTO_ICMP_NUM ? 0 : pkt->inner_dport,
+      .protocol = pkt->inner_protocol,
+      .direction = KDP_NAT_INGRESS};
+  struct kdp_nat_entry* entry = bpf_map_lookup_elem(&kdp_nat, &ingress);
+  if (!entry) return 0;
+  __u32 old_addr = pkt->inner_saddr, new_addr = entry->addr;
+  __u16 old_port = pkt->inner_sport, new_port = entry->port;
+  if (old_addr == new_addr && old_port == new_port) return 1;
+  __u32 port_off = KDP_INNER_L4_OFF + (pkt->inner_protocol == IPPROTO_ICMP_NUM ? 4 : 0);
+  __u16 old_inner_csum = 0, new_inner_csum = 0;
+  if (bpf_skb_load_bytes(skb, KDP_INNER_CSUM_OFF, &old_inner_csum, 2)) return -1;
+  /* Outer destination. */
+  if (bpf_l3_csum_replace(skb, KDP_IP_CHECK_OFF, pkt->ip4->daddr, new_addr, 4) ||
+      bpf_skb_store_bytes(skb, KDP_IP_DADDR_OFF, &new_addr, 4, 0))
+    return -1;
+  /* Quoted source address and its header checksum. */
+  if (bpf_l3_csum_replace(skb, KDP_INNER_CSUM_OFF, old_addr, new_addr, 4) ||
+      bpf_skb_store_bytes(skb, KDP_INNER_SADDR_OFF, &new_addr, 4, 0) ||
+      bpf_skb_load_bytes(skb, KDP_INNER_CSUM_OFF, &new_inner_csum, 2))
+    return -1;
+  /* Quoted source port. The quoted L4 checksum is left as it is: the quote
+   * may be cut short, and no receiver checks it. */
+  if (bpf_skb_store_bytes(skb, port_off, &new_port, 2, 0)) return -1;
+  /* The ICMP checksum covers every byte changed inside the quote. */
+  if (bpf_l4_csum_replace(skb, KDP_ICMP_CSUM_OFF, old_addr, new_addr, 4) ||
+      bpf_l4_csum_replace(skb, KDP_ICMP_CSUM_OFF, old_inner_csum, new_inner_csum, 2) ||
+      bpf_l4_csum_replace(skb, KDP_ICMP_CSUM_OFF, old_port, new_port, 2))
+    return -1;
+  return kdp_parse_ipv4(skb, pkt) == KDP_PARSE_IPV4 ? 1 : -1;
+}
+
 #endif /* KUBEDP_LIB_NAT_H */

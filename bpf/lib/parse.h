@@ -13,6 +13,14 @@ struct kdp_packet {
   __u8 tcp_flags; /* KDP_TCP_* of a TCP segment */
   __u8 icmp_type; /* of an ICMP message */
   __u8 trackable; /* TCP, UDP or ICMP echo with its ports/identifier parsed */
+  /* An ICMP error (unreachable, time exceeded, parameter problem) quoting a
+   * TCP, UDP or ICMP echo packet: the quoted packet's tuple, as it was sent. */
+  __u8 icmp_error;
+  __u8 inner_protocol;
+  __u32 inner_saddr; /* network byte order */
+  __u32 inner_daddr;
+  __u16 inner_sport; /* network byte order; ICMP echo: the identifier */
+  __u16 inner_dport;
 };
 
 #define KDP_TCP_FIN 0x01
@@ -21,6 +29,11 @@ struct kdp_packet {
 #define KDP_TCP_ACK 0x10
 #define KDP_ICMP_ECHO_REPLY 0
 #define KDP_ICMP_ECHO_REQUEST 8
+#define KDP_ICMP_DEST_UNREACH 3
+#define KDP_ICMP_TIME_EXCEEDED 11
+#define KDP_ICMP_PARAMETER_PROBLEM 12
+/* Where an ICMP error quotes the packet it is about (after its 8-byte header). */
+#define KDP_ICMP_ERROR_HLEN 8
 
 enum kdp_parse_result {
   KDP_PARSE_IPV4 = 0,
@@ -52,6 +65,30 @@ struct kdp_icmp_echo {
   __u16 sequence;
 };
 
+/* The quoted packet of an ICMP error: a plain IPv4 header and the first
+ * bytes of its TCP/UDP header or ICMP echo. Anything else stays unparsed. */
+KDP_INLINE void kdp_parse_icmp_error(struct kdp_packet* pkt, void* quoted, void* data_end) {
+  struct iphdr* inner = quoted;
+  if ((void*)(inner + 1) > data_end || inner->ihl != 5) return;
+  struct kdp_icmp_echo* l4 = (void*)(inner + 1);
+  if ((void*)(l4 + 1) > data_end) return;
+  __u8 protocol = inner->protocol;
+  if (protocol == IPPROTO_TCP_NUM || protocol == IPPROTO_UDP_NUM) {
+    struct kdp_l4_ports* ports = (void*)l4;
+    pkt->inner_sport = ports->source;
+    pkt->inner_dport = ports->dest;
+  } else if (protocol == IPPROTO_ICMP_NUM && l4->type == KDP_ICMP_ECHO_REQUEST) {
+    pkt->inner_sport = l4->id;
+    pkt->inner_dport = l4->id;
+  } else {
+    return;
+  }
+  pkt->inner_protocol = protocol;
+  pkt->inner_saddr = inner->saddr;
+  pkt->inner_daddr = inner->daddr;
+  pkt->icmp_error = 1;
+}
+
 KDP_INLINE int kdp_parse_l4(struct kdp_packet* pkt, void* l4, void* data_end) {
   __u8 protocol = pkt->ip4->protocol;
   if (protocol == IPPROTO_TCP_NUM) {
@@ -76,6 +113,9 @@ KDP_INLINE int kdp_parse_l4(struct kdp_packet* pkt, void* l4, void* data_end) {
       pkt->sport = icmp->id;
       pkt->dport = icmp->id;
       pkt->trackable = 1;
+    } else if (icmp->type == KDP_ICMP_DEST_UNREACH || icmp->type == KDP_ICMP_TIME_EXCEEDED ||
+               icmp->type == KDP_ICMP_PARAMETER_PROBLEM) {
+      kdp_parse_icmp_error(pkt, (void*)icmp + KDP_ICMP_ERROR_HLEN, data_end);
     }
   }
   return KDP_PARSE_IPV4;
@@ -98,6 +138,7 @@ KDP_INLINE int kdp_parse_ipv4(struct __sk_buff* skb, struct kdp_packet* pkt) {
   pkt->tcp_flags = 0;
   pkt->icmp_type = 0;
   pkt->trackable = 0;
+  pkt->icmp_error = 0;
   /* Only the first fragment carries ports. */
   if (pkt->ip4->frag_off & bpf_htons(0x1fff)) return KDP_PARSE_IPV4;
   return kdp_parse_l4(pkt, (void*)pkt->ip4 + pkt->ip4->ihl * 4, data_end);

@@ -99,6 +99,38 @@ class NodeDevice : public PodProgramFixture {
     return ntohs(*reinterpret_cast<const uint16_t*>(frame.data() + 36));
   }
 
+  // An ICMP error (destination unreachable, port unreachable) from `from` to
+  // `to` quoting the UDP datagram quoted_src:sport -> quoted_dst:dport.
+  static std::vector<uint8_t> IcmpError(uint32_t from, uint32_t to, uint32_t quoted_src,
+                                        uint16_t sport, uint32_t quoted_dst, uint16_t dport) {
+    std::vector<uint8_t> quoted = Frame(quoted_src, quoted_dst, sport, dport, 0, IPPROTO_UDP);
+    quoted.resize(sizeof(ethhdr) + sizeof(iphdr) + 8);  // the header and 8 bytes, as routers quote
+    std::vector<uint8_t> frame = Frame(from, to, 0, 0, 0, IPPROTO_ICMP);
+    frame.resize(sizeof(ethhdr) + sizeof(iphdr));
+    uint8_t icmp[8] = {3, 3, 0, 0, 0, 0, 0, 0};
+    frame.insert(frame.end(), icmp, icmp + 8);
+    frame.insert(frame.end(), quoted.begin() + sizeof(ethhdr), quoted.end());
+    auto* ip = reinterpret_cast<iphdr*>(frame.data() + sizeof(ethhdr));
+    ip->tot_len = htons(static_cast<uint16_t>(frame.size() - sizeof(ethhdr)));
+    ip->check = 0;
+    ip->check = Ipv4Checksum(*ip);
+    uint16_t sum = IcmpChecksum(frame);
+    std::memcpy(frame.data() + 36, &sum, 2);
+    return frame;
+  }
+
+  // The ICMP checksum over the message (0 when the stored one is valid).
+  static uint16_t IcmpChecksum(const std::vector<uint8_t>& frame) {
+    uint32_t sum = 0;
+    for (size_t i = 34; i + 1 < frame.size(); i += 2) sum += (frame[i] << 8) | frame[i + 1];
+    while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+    return htons(static_cast<uint16_t>(~sum));
+  }
+
+  static const iphdr& QuotedIp(const std::vector<uint8_t>& frame) {
+    return *reinterpret_cast<const iphdr*>(frame.data() + 42);
+  }
+
   uint16_t snat_min_ = 32768;
   uint16_t snat_max_ = 65535;
   std::unique_ptr<datapath::NetdevProgram> netdev_;
@@ -237,6 +269,49 @@ TEST_F(NodeDevice, MasqueradesIcmpEchoByIdentifier) {
   ASSERT_EQ(In(BuildPacket(pong), back), kActRedirect);
   EXPECT_EQ(ntohl(IpOf(back).daddr), kPodA);
   EXPECT_EQ(ntohs(*reinterpret_cast<const uint16_t*>(back.data() + 34 + 4)), 7);
+}
+
+TEST_F(NodeDevice, IcmpErrorsAboutAMasqueradedFlowReachTheirPod) {
+  std::vector<uint8_t> routed, out;
+  ASSERT_EQ(Run(Frame(kPodA, kExternal, 40000, 53, 0, IPPROTO_UDP), kIfA, routed), kActRedirect);
+  ASSERT_EQ(RunProgram(netdev_->EgressFd(), routed, kIfA, out), kActOk);
+  uint16_t nat_port = SourcePort(out);
+
+  std::vector<uint8_t> error;
+  ASSERT_EQ(In(IcmpError(kExternal, kNodeIp, kNodeIp, nat_port, kExternal, 53), error),
+            kActRedirect);
+  EXPECT_EQ(ntohl(IpOf(error).daddr), kPodA);
+  EXPECT_EQ(Ipv4Checksum(IpOf(error)), 0);
+  EXPECT_EQ(ntohl(QuotedIp(error).saddr), kPodA);
+  EXPECT_EQ(Ipv4Checksum(QuotedIp(error)), 0);
+  EXPECT_EQ(ntohs(*reinterpret_cast<const uint16_t*>(error.data() + 62)), 40000);
+  EXPECT_EQ(IcmpChecksum(error), 0);
+
+  // An error about no flow of ours goes to the node.
+  std::vector<uint8_t> stray;
+  EXPECT_EQ(In(IcmpError(kExternal, kNodeIp, kNodeIp, 1234, kExternal, 53), stray), kActOk);
+}
+
+TEST_F(NodeDevice, IcmpErrorsAboutATrackedFlowPassIngressPolicy) {
+  // Pod A: isolated for ingress with no rule (deny all), reached without masquerade.
+  auto endpoints = control::CompileEndpoints({{.ip = kPodA, .endpoint_id = 1, .ifindex = kIfA},
+                                              {.ip = kPodB,
+                                               .endpoint_id = 2,
+                                               .ifindex = kIfB,
+                                               .pod_mac = kPodBMac,
+                                               .host_mac = kHostBMac}});
+  endpoints[htonl(kPodA)].flags |= KDP_ENDPOINT_F_INGRESS_ISOLATED;  // keyed in network order
+  ASSERT_TRUE(datapath::EndpointMap(program_->EndpointsFd()).Reconcile(endpoints).ok());
+  ASSERT_TRUE(
+      datapath::ReconcileNoMasqMap(program_->NoMasqFd(), {*Ipv4Cidr::Parse("203.0.113.0/24")})
+          .ok());
+  std::vector<uint8_t> routed, out;
+  ASSERT_EQ(Run(Frame(kPodA, kExternal, 40000, 53, 0, IPPROTO_UDP), kIfA, routed), kActRedirect);
+
+  EXPECT_EQ(In(IcmpError(kExternal, kPodA, kPodA, 40000, kExternal, 53), out), kActRedirect);
+  EXPECT_EQ(In(IcmpError(kExternal, kPodA, kPodA, 40001, kExternal, 53), out), kActShot)
+      << "an error about no flow meets the policy";
+  EXPECT_EQ(In(Frame(kExternal, kPodA, 53, 9999, 0, IPPROTO_UDP), out), kActShot);
 }
 
 TEST_F(NodeDevice, StaysWithinVerifierBudget) {

@@ -308,6 +308,7 @@ enum kdp_ct_verdict {
   KDP_CT_ORIGINAL = 1,  /* later packet from the initiator */
   KDP_CT_REPLY = 2,     /* packet from the responder */
   KDP_CT_UNTRACKED = 3, /* not TCP, UDP or ICMP echo */
+  KDP_CT_RELATED = 4,   /* an ICMP error about a tracked flow: passes as its reply would */
 };
 
 /* Timeouts in seconds, per protocol and state (set at load from agent flags). */
