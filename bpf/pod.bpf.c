@@ -47,9 +47,7 @@ KDP_INLINE void kdp_record_if_new(struct __sk_buff* skb, const struct kdp_packet
  * node's address); else the kernel's routing decides.
  */
 KDP_INLINE int kdp_leave_node(struct __sk_buff* skb, struct kdp_packet* pkt) {
-  /* The node's own addresses are the stack's. */
-  if (!kdp_config.node_ifindex || pkt->ip4->daddr == kdp_config.node_ip)
-    return kdp_pass(skb, KDP_TO_STACK);
+  if (!kdp_config.node_ifindex) return kdp_pass(skb, KDP_TO_STACK);
   int verdict = TC_ACT_OK;
   if (kdp_route_out(pkt, kdp_config.node_ifindex, &verdict) == KDP_ROUTE_TTL)
     return kdp_drop(skb, pkt, KDP_DROP_TTL_EXCEEDED, KDP_DIR_FROM_POD);
@@ -96,7 +94,7 @@ int kdp_from_pod(struct __sk_buff* skb) {
   __u32 saddr = pkt.ip4->saddr;
   __u32 daddr = pkt.ip4->daddr;
 
-  if (daddr == kdp_config.router_ip) {
+  if (daddr == kdp_config.router_ip || (kdp_config.node_ip && daddr == kdp_config.node_ip)) {
     /* The pod's own node is always reachable (kubelet probes answer through it). */
     kdp_record_if_new(skb, &pkt, ct_verdict, &ct, &tr);
     return kdp_pass(skb, KDP_TO_HOST);

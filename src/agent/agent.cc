@@ -120,6 +120,9 @@ Status Agent::Init() {
 
   KUBEDP_RETURN_IF_ERROR(datapath::EnsureBpffsMounted());
   KUBEDP_RETURN_IF_ERROR(datapath::CreateNodePinDir(config_.DatapathId()));
+  auto cookie = datapath::CurrentNetnsCookie();
+  if (!cookie.ok()) return cookie.status();
+  netns_cookie_ = *cookie;
   kdp_node_config node_config = NodeConfig();
   datapath::MapSizes sizes{.ct_max_entries = config_.ct_max_entries,
                            .nat_max_entries = config_.nat_max_entries};
@@ -128,6 +131,7 @@ Status Agent::Init() {
   if (!program.ok()) return program.status();
   program_ = std::move(program).value();
   KUBEDP_RETURN_IF_ERROR(AttachNodeDevice(node_config, sizes));
+  if (config_.cgroup_root != "none") KUBEDP_RETURN_IF_ERROR(AttachSocketHooks(node_config, sizes));
 
   auto events = datapath::EventReader::Open(
       program_->EventsFd(), [this](const void* data, size_t size) { OnEvent(data, size); });
@@ -331,6 +335,7 @@ void Agent::ReloadManifests() {
     }
     LoadMasqueradeConfig();
   }
+  if (report.changed) ++cluster_generation_;
   if (report.changed && program_) {
     if (Status s = ReconcileDatapath(); !s.ok())
       RecordError("applying cluster state: " + s.message());
@@ -671,7 +676,8 @@ Json Agent::ClusterCounts() const {
               {"services", state.services.size()},
               {"endpoint_slices", state.endpoint_slices.size()},
               {"network_policies", state.network_policies.size()},
-              {"nodes", state.nodes.size()}};
+              {"nodes", state.nodes.size()},
+              {"generation", cluster_generation_}};
 }
 
 Json Agent::MetricsJson() {

@@ -18,6 +18,7 @@
 #include "datapath/event_reader.h"
 #include "datapath/netdev_program.h"
 #include "datapath/pod_program.h"
+#include "datapath/sock_program.h"
 #include "ipam/allocator.h"
 #include "ipam/store.h"
 #include "kubedp/abi.h"
@@ -52,6 +53,9 @@ struct AgentConfig {
   bool masquerade = true;
   std::string snat_port_range;  // empty: the ports above the NodePort range
   uint32_t nat_max_entries = KDP_NAT_DEFAULT_MAX;
+  // The cgroup the socket hooks (Services for the node's processes) attach
+  // to. Empty: the cgroup v2 root; "none": no socket hooks.
+  std::string cgroup_root;
 
   const std::string& DatapathId() const { return datapath_id.empty() ? node_name : datapath_id; }
 };
@@ -81,6 +85,7 @@ class Agent {
   Status ResolveNodeDevice();
   kdp_node_config NodeConfig() const;
   Status AttachNodeDevice(const kdp_node_config& node_config, const datapath::MapSizes& sizes);
+  Status AttachSocketHooks(const kdp_node_config& node_config, const datapath::MapSizes& sizes);
   static Status DetachNodeDevice(const AgentConfig& config);
   void LoadMasqueradeConfig();
   Status WriteMasqueradeMap();
@@ -141,6 +146,9 @@ class Agent {
   std::optional<ipam::Allocator> allocator_;
   std::unique_ptr<datapath::PodProgram> program_;
   std::unique_ptr<datapath::NetdevProgram> netdev_program_;
+  std::unique_ptr<datapath::SockProgram> sock_program_;
+  std::string sock_cgroup_;  // where the socket hooks are attached ("" when not)
+  uint64_t netns_cookie_ = 0;
   std::string node_device_;
   int node_ifindex_ = 0;
   uint32_t node_ip_ = 0;  // host order
@@ -157,6 +165,8 @@ class Agent {
   std::vector<api::Json> manifest_errors_;
   api::Json port_checks_ = api::Json::object();
   uint64_t policy_revision_ = 0;
+  // Counts the cluster state changes applied (the lab waits on it).
+  uint64_t cluster_generation_ = 0;
   std::unique_ptr<PolicyLogger> policy_logger_;
   std::chrono::steady_clock::time_point next_log_flush_;
   api::Json policy_summary_ = api::Json::object();

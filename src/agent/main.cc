@@ -68,6 +68,9 @@ int main(int argc, char** argv) {
   app.add_option("--nat-max-entries", config.nat_max_entries,
                  "Size of the NAT map (two entries per translated flow)")
       ->capture_default_str();
+  app.add_option("--cgroup-root", config.cgroup_root,
+                 "cgroup the Service socket hooks attach to (default: the cgroup v2 root; "
+                 "'none': none)");
   app.add_option("--log-level", log_level, "debug, info, warn or error")->default_val("info");
   app.add_flag("--uninstall", uninstall, "Remove pins, devices and socket of this node, then exit");
   app.add_flag("--remove-state", remove_state, "With --uninstall: also delete the store");

@@ -92,7 +92,8 @@ kdp_node_config Agent::NodeConfig() const {
                          .snat_port_max = snat_ports_.last,
                          .nodeport_min = nodeport_ports_.first,
                          .nodeport_max = nodeport_ports_.last,
-                         .flags = config_.masquerade ? KDP_NODE_F_MASQUERADE : 0u};
+                         .flags = config_.masquerade ? KDP_NODE_F_MASQUERADE : 0u,
+                         .netns_cookie = netns_cookie_};
 }
 
 Status Agent::AttachNodeDevice(const kdp_node_config& node_config,
@@ -103,6 +104,24 @@ Status Agent::AttachNodeDevice(const kdp_node_config& node_config,
   if (!program.ok()) return program.status();
   netdev_program_ = std::move(program).value();
   return netdev_program_->AttachTo(node_ifindex_).Context("node device " + node_device_);
+}
+
+// Services for the node's own processes: socket hooks on the cgroup v2 root
+// that act only for sockets of the node's network namespace.
+Status Agent::AttachSocketHooks(const kdp_node_config& node_config,
+                                const datapath::MapSizes& sizes) {
+  std::string cgroup = config_.cgroup_root.empty() ? datapath::CgroupV2Root() : config_.cgroup_root;
+  if (cgroup.empty() || cgroup == "none") {
+    log::Warn("no cgroup v2 hierarchy: the node's processes reach Services only through pods");
+    return Status::Ok();
+  }
+  std::string pin_dir = datapath::NodePinDir(config_.DatapathId());
+  auto program = datapath::SockProgram::Load(pin_dir, node_config, sizes);
+  if (!program.ok()) return program.status();
+  sock_program_ = std::move(program).value();
+  KUBEDP_RETURN_IF_ERROR(sock_program_->AttachTo(cgroup, pin_dir));
+  sock_cgroup_ = cgroup;
+  return Status::Ok();
 }
 
 // The masquerade config of the cluster state; a bad one is reported and the
@@ -142,7 +161,8 @@ void Agent::ResyncMasqueradePeriodically() {
 Json Agent::NodeDeviceSummary() {
   Json out{{"device", node_device_.empty() ? Json(nullptr) : Json(node_device_)},
            {"ifindex", node_ifindex_},
-           {"ip", node_ip_ ? Json(FormatIpv4(node_ip_)) : Json(nullptr)}};
+           {"ip", node_ip_ ? Json(FormatIpv4(node_ip_)) : Json(nullptr)},
+           {"socket_hooks_cgroup", sock_cgroup_.empty() ? Json(nullptr) : Json(sock_cgroup_)}};
   if (netdev_program_) {
     auto ingress = datapath::AttachedProgramId(node_ifindex_, datapath::TcHook::kIngress);
     auto egress = datapath::AttachedProgramId(node_ifindex_, datapath::TcHook::kEgress);

@@ -323,6 +323,19 @@ int main(int argc, char** argv) {
       lab->add_subcommand("down", "Remove everything a lab made (all labs if no --name)");
   lab_down->add_option("--name", lab_name, "Lab name");
 
+  std::string pod_lab = "demo", pod_file, pod_key;
+  std::vector<std::string> pod_labels;
+  auto* lab_pod = lab->add_subcommand("pod", "Change the pods of a running lab while traffic runs");
+  lab_pod->require_subcommand(1);
+  lab_pod->add_option("--name", pod_lab, "Lab name")->capture_default_str();
+  auto* pod_add = lab_pod->add_subcommand("add", "Start the Pods of FILE");
+  pod_add->add_option("file", pod_file, "Pod manifests")->required();
+  auto* pod_delete = lab_pod->add_subcommand("delete", "Stop a pod: CNI DEL, gone from its node");
+  pod_delete->add_option("pod", pod_key, "NAMESPACE/NAME")->required();
+  auto* pod_label = lab_pod->add_subcommand("label", "Set (KEY=VALUE) or remove (KEY-) labels");
+  pod_label->add_option("pod", pod_key, "NAMESPACE/NAME")->required();
+  pod_label->add_option("labels", pod_labels, "KEY=VALUE or KEY-")->required();
+
   kubedp::lab::EchoConfig echo;
   std::string tcp_ports, udp_ports;
   auto* lab_echo = lab->add_subcommand("echo", "The pods' echo server (started by lab up)");
@@ -394,6 +407,30 @@ int main(int argc, char** argv) {
       if (auto s = kubedp::lab::Down(name); !s.ok()) rc = Fail(s);
     }
     return rc;
+  }
+  if (*pod_add) {
+    if (auto s = kubedp::lab::AddPods(pod_lab, pod_file); !s.ok()) return Fail(s);
+    return 0;
+  }
+  if (*pod_delete) {
+    if (auto s = kubedp::lab::DeletePod(pod_lab, pod_key); !s.ok()) return Fail(s);
+    return 0;
+  }
+  if (*pod_label) {
+    std::map<std::string, std::optional<std::string>> changes;
+    for (const auto& label : pod_labels) {
+      auto eq = label.find('=');
+      if (eq != std::string::npos) {
+        changes[label.substr(0, eq)] = label.substr(eq + 1);
+      } else if (!label.empty() && label.back() == '-') {
+        changes[label.substr(0, label.size() - 1)] = std::nullopt;
+      } else {
+        std::cerr << "error: label '" << label << "' is neither KEY=VALUE nor KEY-\n";
+        return 2;
+      }
+    }
+    if (auto s = kubedp::lab::LabelPod(pod_lab, pod_key, changes); !s.ok()) return Fail(s);
+    return 0;
   }
   if (*lab_echo) {
     echo.tcp_ports = ParsePorts(tcp_ports);

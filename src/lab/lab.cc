@@ -304,6 +304,42 @@ Status WaitForAgent(pid_t pid, const std::string& socket, const std::string& log
   return Status::Error(ETIMEDOUT, "agent not ready after 20s:" + LogTail(log_path));
 }
 
+// Pods as a kubelet would report them: bound to the node, running, ready,
+// with IPs; from the lab's state, which holds each pod's document.
+Status WriteNodePods(const std::string& lab, const Json& state, const std::string& node) {
+  std::vector<Json> items;
+  for (const auto& pod : state["pods"]) {
+    if (pod["node"] != node || !pod.contains("document")) continue;
+    Json doc = pod["document"];
+    std::string ip = pod.value("ip", "");
+    doc["status"] =
+        Json{{"phase", "Running"},
+             {"podIP", ip},
+             {"podIPs", Json::array({Json{{"ip", ip}}})},
+             {"conditions", Json::array({Json{{"type", "Ready"}, {"status", "True"}}})}};
+    items.push_back(doc);
+  }
+  return WriteFileAtomically(NodeDir(lab, node) + "/manifests/pods.json", ListOf(items));
+}
+
+// How many cluster-state changes the node's agent has applied.
+Result<uint64_t> AgentGeneration(const std::string& lab, const std::string& node) {
+  auto status = api::Call(NodeSocket(lab, node), "status", Json::object(), 2000);
+  if (!status.ok()) return status.status();
+  return (*status)["cluster"].value("generation", uint64_t{0});
+}
+
+// Waits until the node's agent has applied a change after generation `after`.
+Status WaitForAgentGeneration(const std::string& lab, const std::string& node, uint64_t after) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto generation = AgentGeneration(lab, node);
+    if (generation.ok() && *generation > after) return Status::Ok();
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return Status::Error(ETIMEDOUT, "agent of " + node + " did not apply the change within 10s");
+}
+
 class LabBuilder {
  public:
   LabBuilder(LabSpec spec, std::string file) : spec_(std::move(spec)), file_(std::move(file)) {
@@ -312,6 +348,26 @@ class LabBuilder {
                   {"nodes", Json::array()},
                   {"pods", Json::array()},
                   {"external", Json::array()}};
+  }
+  // For changes to a running lab: its nodes and state as saved.
+  LabBuilder(const std::string& name, Json state) : state_(std::move(state)) {
+    spec_.name = name;
+    for (const auto& node : state_["nodes"]) {
+      spec_.nodes.push_back(LabNode{node["name"], node.value("pod_cidr", ""), {}});
+    }
+  }
+
+  const Json& State() const { return state_; }
+  bool HasNode(const std::string& node) const {
+    return std::any_of(spec_.nodes.begin(), spec_.nodes.end(),
+                       [&](const LabNode& n) { return n.name == node; });
+  }
+
+  // Starts one more pod (CNI ADD, echo server); the caller writes the node's pods.
+  Status AddPod(const LabPod& pod, const Json& document) {
+    spec_.pods.push_back(pod);
+    spec_.pod_documents.push_back(document);
+    return StartPod(spec_.pods.size() - 1);
   }
 
   Status Build() {
@@ -448,21 +504,7 @@ class LabBuilder {
                                ListOf(items));
   }
 
-  // Pods as a kubelet would report them: bound to the node, running, ready, with IPs.
-  Status WritePods(const std::string& node) {
-    std::vector<Json> items;
-    for (size_t i = 0; i < spec_.pods.size(); ++i) {
-      if (spec_.pods[i].node != node) continue;
-      Json doc = spec_.pod_documents[i];
-      doc["status"] =
-          Json{{"phase", "Running"},
-               {"podIP", spec_.pods[i].ip},
-               {"podIPs", Json::array({Json{{"ip", spec_.pods[i].ip}}})},
-               {"conditions", Json::array({Json{{"type", "Ready"}, {"status", "True"}}})}};
-      items.push_back(doc);
-    }
-    return WriteFileAtomically(NodeDir(spec_.name, node) + "/manifests/pods.json", ListOf(items));
-  }
+  Status WritePods(const std::string& node) { return WriteNodePods(spec_.name, state_, node); }
 
   Status StartPod(size_t index) {
     LabPod& pod = spec_.pods[index];
@@ -476,7 +518,8 @@ class LabBuilder {
                                   {"container_id", container},
                                   {"ip", ""},
                                   {"echo_pid", 0},
-                                  {"ports", Json::array()}});
+                                  {"ports", Json::array()},
+                                  {"document", spec_.pod_documents[index]}});
     for (const auto& port : pod.ports) {
       state_["pods"].back()["ports"].push_back(
           Json{{"name", port.name}, {"port", port.port}, {"protocol", port.protocol}});
@@ -665,6 +708,96 @@ Status RestartAgent(const std::string& name, const std::string& node_name) {
     return WaitForAgent(*pid, node["socket"], log_path);
   }
   return Status::NotFound("lab " + name + " has no node " + node_name);
+}
+
+namespace {
+
+Json* FindPod(Json& state, const std::string& key) {
+  for (auto& pod : state["pods"]) {
+    if (pod["namespace"].get<std::string>() + "/" + pod["name"].get<std::string>() == key)
+      return &pod;
+  }
+  return nullptr;
+}
+
+// Writes the node's pods and waits until its agent has applied them.
+Status PublishPods(const std::string& name, const Json& state, const std::string& node) {
+  auto before = AgentGeneration(name, node);
+  if (!before.ok()) return before.status();
+  KUBEDP_RETURN_IF_ERROR(WriteNodePods(name, state, node));
+  return WaitForAgentGeneration(name, node, *before);
+}
+
+}  // namespace
+
+Status AddPods(const std::string& name, const std::string& file) {
+  auto state = LoadState(name);
+  if (!state.ok()) return state.status();
+  std::ifstream in(file);
+  if (!in) return Status::NotFound("cannot read " + file);
+  std::stringstream text;
+  text << in.rdbuf();
+  auto spec = ParseLabFile(text.str(), file);
+  if (!spec.ok()) return spec.status();
+  LabBuilder builder(name, *state);
+  std::set<std::string> nodes;
+  for (size_t i = 0; i < spec->pods.size(); ++i) {
+    LabPod pod = spec->pods[i];
+    Json document = spec->pod_documents[i];
+    if (pod.node == spec->nodes.front().name && !builder.HasNode(pod.node)) {
+      pod.node = (*state)["nodes"][0]["name"];  // no nodeName: the lab's first node
+      document["spec"]["nodeName"] = pod.node;
+    }
+    std::string key = pod.namespace_ + "/" + pod.name;
+    if (!builder.HasNode(pod.node)) return Status::Invalid(key + ": no node " + pod.node);
+    Json current = builder.State();
+    if (FindPod(current, key))
+      return Status::Error(EEXIST, "pod " + key + " is already in the lab");
+    KUBEDP_RETURN_IF_ERROR(builder.AddPod(pod, document));
+    nodes.insert(pod.node);
+  }
+  for (const auto& node : nodes) KUBEDP_RETURN_IF_ERROR(PublishPods(name, builder.State(), node));
+  return Status::Ok();
+}
+
+Status DeletePod(const std::string& name, const std::string& key) {
+  auto state = LoadState(name);
+  if (!state.ok()) return state.status();
+  Json* pod = FindPod(*state, key);
+  if (!pod) return Status::NotFound("lab " + name + " has no pod " + key);
+  Json removed = *pod;
+  Json node;
+  for (const auto& n : (*state)["nodes"]) {
+    if (n["name"] == removed["node"]) node = n;
+  }
+  Stop(removed.value("echo_pid", 0));
+  CniDelete(name, removed, node);
+  (void)RunIp({"netns", "delete", removed["netns"].get<std::string>()});
+  auto& pods = (*state)["pods"];
+  for (size_t i = 0; i < pods.size(); ++i) {
+    if (pods[i]["container_id"] == removed["container_id"]) pods.erase(i);
+  }
+  KUBEDP_RETURN_IF_ERROR(WriteFileAtomically(LabDir(name) + "/state.json", state->dump(2)));
+  return PublishPods(name, *state, removed["node"]);
+}
+
+Status LabelPod(const std::string& name, const std::string& key,
+                const std::map<std::string, std::optional<std::string>>& changes) {
+  auto state = LoadState(name);
+  if (!state.ok()) return state.status();
+  Json* pod = FindPod(*state, key);
+  if (!pod) return Status::NotFound("lab " + name + " has no pod " + key);
+  Json& labels = (*pod)["document"]["metadata"]["labels"];
+  if (!labels.is_object()) labels = Json::object();
+  for (const auto& [label, value] : changes) {
+    if (value) {
+      labels[label] = *value;
+    } else {
+      labels.erase(label);
+    }
+  }
+  KUBEDP_RETURN_IF_ERROR(WriteFileAtomically(LabDir(name) + "/state.json", state->dump(2)));
+  return PublishPods(name, *state, (*pod)["node"]);
 }
 
 std::vector<std::string> FindLabs() {

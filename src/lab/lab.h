@@ -4,7 +4,9 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -76,6 +78,16 @@ Status Down(const std::string& name);
 // Stops a node's agent and starts a new one with the same flags, waiting until
 // it answers: the datapath must carry traffic across this.
 Status RestartAgent(const std::string& name, const std::string& node);
+
+// Changes to a running lab while traffic runs, as a kubelet would make them;
+// each returns once the node's agent has applied the change.
+// AddPods: the Pods of a manifest file start (CNI ADD, echo server).
+Status AddPods(const std::string& name, const std::string& file);
+// DeletePod: the pod's echo server stops, CNI DEL, it leaves the node's pods.
+Status DeletePod(const std::string& name, const std::string& pod_key);
+// LabelPod: sets labels (a value) or removes them (nullopt).
+Status LabelPod(const std::string& name, const std::string& pod_key,
+                const std::map<std::string, std::optional<std::string>>& changes);
 
 // Every lab found on the machine (state dirs and kubedp-* namespaces).
 std::vector<std::string> FindLabs();

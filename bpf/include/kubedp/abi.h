@@ -32,6 +32,8 @@
 /* Default NAT size (two entries per masqueraded or host flow); --nat-max-entries. */
 #define KDP_NAT_DEFAULT_MAX 262144
 #define KDP_NO_MASQ_MAX 1024
+#define KDP_MAP_SOCK_REV "kdp_sock_rev"
+#define KDP_SOCK_REV_MAX 65536
 #define KDP_SERVICES_MAX 65536
 #define KDP_BACKENDS_MAX 262144
 #define KDP_SVC_FLOWS_MAX 262144
@@ -378,6 +380,24 @@ struct kdp_no_masq_key {
 };
 
 /*
+ * kdp_sock_rev: LRU_HASH, for host processes that reach a Service over UDP
+ * without connecting: a socket's (cookie, backend) -> the Service address
+ * its datagrams were sent to, so replies are received from that address.
+ */
+struct kdp_sock_rev_key {
+  __u64 cookie;       /* bpf_get_socket_cookie() */
+  __u32 backend;      /* network byte order */
+  __u16 backend_port; /* network byte order */
+  __u16 pad;
+};
+
+struct kdp_sock_rev {
+  __u32 vip; /* network byte order */
+  __u16 vport;
+  __u16 pad;
+};
+
+/*
  * Per-node settings, fixed when the programs are loaded (read-only data set
  * through the skeleton before load, so objects are built once).
  */
@@ -397,6 +417,9 @@ struct kdp_node_config {
   __u16 nodeport_max;
   __u32 flags; /* KDP_NODE_F_* */
   __u32 reserved2;
+  /* The node's network namespace (SO_NETNS_COOKIE): socket hooks attached to
+   * a cgroup act only for sockets of this namespace. 0: none. */
+  __u64 netns_cookie;
 };
 
 #define KDP_NODE_F_MASQUERADE 0x1 /* pod traffic leaving the cluster takes the node's address */
