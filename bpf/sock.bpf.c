@@ -42,7 +42,9 @@ KDP_INLINE int kdp_sock_translate(struct bpf_sock_addr* ctx, bool remember) {
   struct kdp_service_info* service = bpf_map_lookup_elem(&kdp_services, &key);
   if (!service) return KDP_SOCK_ALLOW;
   struct kdp_backend chosen = {};
-  if (service->backend_count == 0 || kdp_lb_choose(service, kdp_config.node_ip, &chosen))
+  /* A socket has no source port yet: its cookie stands in for the flow. */
+  __u32 hash = (__u32)bpf_get_socket_cookie(ctx);
+  if (service->backend_count == 0 || kdp_lb_choose(service, kdp_config.node_ip, hash, &chosen))
     return KDP_SOCK_REJECT; /* connect() and sendmsg() fail at once (EPERM) */
   if (remember) {
     struct kdp_sock_rev_key rev_key = {

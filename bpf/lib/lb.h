@@ -44,6 +44,47 @@ struct {
   __uint(pinning, LIBBPF_PIN_BY_NAME);
 } kdp_affinity SEC(".maps");
 
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(max_entries, KDP_MAGLEV_MAX);
+  __type(key, __u32);
+  __type(value, struct kdp_maglev_table);
+  __uint(map_flags, BPF_F_NO_PREALLOC);
+  __uint(pinning, LIBBPF_PIN_BY_NAME);
+} kdp_maglev SEC(".maps");
+
+/* A hash of the flow's tuple, the same on every node (Maglev's input). */
+KDP_INLINE __u32 kdp_flow_hash(__u32 saddr, __u32 daddr, __u16 sport, __u16 dport, __u8 protocol) {
+  __u32 h = saddr * 0x9e3779b1u;
+  h ^= daddr + 0x7f4a7c15u + (h << 6) + (h >> 2);
+  h ^= ((__u32)sport << 16 | dport) * 0x85ebca6bu;
+  h ^= protocol;
+  h ^= h >> 16;
+  h *= 0x7feb352du;
+  h ^= h >> 15;
+  h *= 0x846ca68bu;
+  h ^= h >> 16;
+  return h;
+}
+
+/* The backend slot of a new connection: the Maglev table's entry for the
+ * flow's hash, or a random slot. */
+KDP_INLINE int kdp_lb_slot(const struct kdp_service_info* service, __u32 flow_hash, __u32* slot) {
+  if (!(service->flags & KDP_SERVICE_F_MAGLEV)) {
+    *slot = bpf_get_prandom_u32() % service->backend_count;
+    return 0;
+  }
+  __u32 id = service->service_id;
+  struct kdp_maglev_table* table = bpf_map_lookup_elem(&kdp_maglev, &id);
+  if (!table) return -1;
+  __u32 index = flow_hash % KDP_MAGLEV_SIZE;
+  /* The compiler knows the bound; the verifier must see it checked. */
+  asm volatile("" : "+r"(index));
+  if (index >= KDP_MAGLEV_SIZE) return -1;
+  *slot = table->slots[index];
+  return 0;
+}
+
 enum kdp_lb_result {
   KDP_LB_NONE = 0,       /* not a Service address */
   KDP_LB_TRANSLATED = 1, /* destination rewritten to a backend */
@@ -68,11 +109,11 @@ KDP_INLINE bool kdp_lb_flow_live(const struct kdp_packet* pkt, const struct kdp_
 }
 
 /*
- * Chooses the backend of a new connection: at random, or, with ClientIP
- * affinity, the one this client had while it is within the timeout and its
- * slot still holds that backend.
+ * Chooses the backend of a new connection: at random or by Maglev hash of
+ * the flow, or, with ClientIP affinity, the one this client had while it is
+ * within the timeout and its slot still holds that backend.
  */
-KDP_INLINE int kdp_lb_choose(const struct kdp_service_info* service, __u32 client,
+KDP_INLINE int kdp_lb_choose(const struct kdp_service_info* service, __u32 client, __u32 flow_hash,
                              struct kdp_backend* chosen) {
   __u64 now = bpf_ktime_get_ns();
   struct kdp_affinity_key affinity_key = {.client_addr = client, .service_id = service->service_id};
@@ -89,8 +130,8 @@ KDP_INLINE int kdp_lb_choose(const struct kdp_service_info* service, __u32 clien
       }
     }
   }
-  struct kdp_backend_key key = {.service_id = service->service_id,
-                                .slot = bpf_get_prandom_u32() % service->backend_count};
+  struct kdp_backend_key key = {.service_id = service->service_id};
+  if (kdp_lb_slot(service, flow_hash, &key.slot)) return -1;
   struct kdp_backend* backend = bpf_map_lookup_elem(&kdp_backends, &key);
   if (!backend) return -1;
   *chosen = *backend;
@@ -127,7 +168,8 @@ KDP_INLINE int kdp_lb_translate(struct __sk_buff* skb, struct kdp_packet* pkt, _
     chosen = *pinned;
   } else {
     if (service->backend_count == 0) return KDP_LB_NO_BACKEND;
-    if (kdp_lb_choose(service, pkt->ip4->saddr, &chosen)) return KDP_LB_NO_BACKEND;
+    __u32 hash = kdp_flow_hash(pkt->ip4->saddr, pkt->ip4->daddr, pkt->sport, pkt->dport, protocol);
+    if (kdp_lb_choose(service, pkt->ip4->saddr, hash, &chosen)) return KDP_LB_NO_BACKEND;
     bpf_map_update_elem(&kdp_svc_flows, &flow_key, &chosen, BPF_ANY);
   }
   *vip = pkt->ip4->daddr;

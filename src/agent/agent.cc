@@ -296,8 +296,9 @@ Status Agent::ReconcileDatapath() {
   control::ServiceTable services =
       manifests_ ? control::CompileServices(control::WithDerivedEndpointSlices(manifests_->State()))
                  : control::ServiceTable{};
-  auto programmed = datapath::ReconcileServiceMaps(program_->ServicesFd(), program_->BackendsFd(),
-                                                   services, config_.node_name, node_ip_);
+  auto programmed = datapath::ReconcileServiceMaps(
+      {program_->ServicesFd(), program_->BackendsFd(), program_->MaglevFd()}, services,
+      config_.node_name, node_ip_, config_.lb_algorithm);
   if (!programmed.ok()) return programmed.status();
   for (const auto& error : services.errors) RecordError("service: " + error);
 
@@ -406,6 +407,15 @@ void Agent::OnEvent(const void* data, size_t size) {
   while (recent_drops_.size() > kRecentDrops) recent_drops_.pop_front();
 }
 
+namespace {
+
+std::string AlgorithmName(control::LbAlgorithm algorithm, control::LbAlgorithm node_default) {
+  if (algorithm == control::LbAlgorithm::kDefault) algorithm = node_default;
+  return algorithm == control::LbAlgorithm::kMaglev ? "maglev" : "random";
+}
+
+}  // namespace
+
 // Services as the datapath will see them: EndpointSlices given in the
 // manifests, or derived from selectors and pod readiness where none are.
 Result<Json> Agent::ListServices() {
@@ -433,6 +443,7 @@ Result<Json> Agent::ListServices() {
                              {"external_traffic_local", f.external_local},
                              {"internal_traffic_local", f.internal_local},
                              {"affinity_timeout_seconds", f.affinity_timeout_seconds},
+                             {"algorithm", AlgorithmName(f.algorithm, config_.lb_algorithm)},
                              {"backends", backends}});
   }
   return Json{{"services", frontends}, {"errors", table.errors}};

@@ -15,6 +15,7 @@
 #include "common/result.h"
 #include "control/masquerade.h"
 #include "control/port_ranges.h"
+#include "control/services.h"
 #include "datapath/event_reader.h"
 #include "datapath/netdev_program.h"
 #include "datapath/pod_program.h"
@@ -53,6 +54,8 @@ struct AgentConfig {
   bool masquerade = true;
   std::string snat_port_range;  // empty: the ports above the NodePort range
   uint32_t nat_max_entries = KDP_NAT_DEFAULT_MAX;
+  // How Services pick a backend unless their annotation says otherwise.
+  control::LbAlgorithm lb_algorithm = control::LbAlgorithm::kRandom;
   // The cgroup the socket hooks (Services for the node's processes) attach
   // to. Empty: the cgroup v2 root; "none": no socket hooks.
   std::string cgroup_root;

@@ -1,6 +1,7 @@
 // kubedp-agent: wiring only. Flags -> AgentConfig -> Agent.
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <map>
 
 #include "agent/agent.h"
 #include "common/log.h"
@@ -68,6 +69,14 @@ int main(int argc, char** argv) {
   app.add_option("--nat-max-entries", config.nat_max_entries,
                  "Size of the NAT map (two entries per translated flow)")
       ->capture_default_str();
+  std::map<std::string, kubedp::control::LbAlgorithm> algorithms{
+      {"random", kubedp::control::LbAlgorithm::kRandom},
+      {"maglev", kubedp::control::LbAlgorithm::kMaglev}};
+  app.add_option("--lb-algorithm", config.lb_algorithm,
+                 "How Services pick backends unless annotated kubedp.io/lb-algorithm: random or "
+                 "maglev")
+      ->transform(CLI::CheckedTransformer(algorithms, CLI::ignore_case))
+      ->default_str("random");
   app.add_option("--cgroup-root", config.cgroup_root,
                  "cgroup the Service socket hooks attach to (default: the cgroup v2 root; "
                  "'none': none)");

@@ -147,6 +147,7 @@ void PrintServices(const Json& result) {
     std::string frontend = Str(f["ip"]) + ":" + Str(f["port"]) + "/" + Str(f["protocol"]);
     std::string notes;
     if (f["affinity_timeout_seconds"].get<int>() > 0) notes += " affinity=ClientIP";
+    if (f.value("algorithm", "random") == "maglev") notes += " lb=maglev";
     if (f["external_traffic_local"].get<bool>()) notes += " externalTrafficPolicy=Local";
     if (f["internal_traffic_local"].get<bool>()) notes += " internalTrafficPolicy=Local";
     std::cout << Pad(Str(f["service"]), 24) << Pad(Str(f["kind"]), 13) << Pad(frontend, 24)

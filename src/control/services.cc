@@ -418,6 +418,20 @@ ServiceTable CompileServices(const k8s::ClusterState& state) {
                      : 10800u;
     }
 
+    LbAlgorithm algorithm = LbAlgorithm::kDefault;
+    if (auto a = svc.meta.annotations.find(std::string(kLbAlgorithmAnnotation));
+        a != svc.meta.annotations.end()) {
+      if (a->second == "maglev") {
+        algorithm = LbAlgorithm::kMaglev;
+      } else if (a->second == "random") {
+        algorithm = LbAlgorithm::kRandom;
+      } else {
+        table.errors.push_back("Service " + key + ": annotation " +
+                               std::string(kLbAlgorithmAnnotation) + " " + Quote(a->second) +
+                               " is not random or maglev; the node's default applies");
+      }
+    }
+
     // Per port: its protocol number and backends, or nullopt when invalid.
     std::vector<std::optional<uint8_t>> protocols;
     std::vector<std::vector<Backend>> backends;
@@ -466,6 +480,7 @@ ServiceTable CompileServices(const k8s::ClusterState& state) {
           frontend.external_local = external_local;
         }
         frontend.affinity_timeout_seconds = affinity;
+        frontend.algorithm = algorithm;
         frontend.backends = backends[i];
 
         auto [slot, inserted] = claimed.try_emplace(

@@ -76,6 +76,12 @@ k8s::ClusterState WithDerivedEndpointSlices(const k8s::ClusterState& state);
 
 enum class FrontendKind { kClusterIP, kNodePort, kLoadBalancer, kExternalIP };
 
+// How a frontend picks the backend of a new connection. kDefault follows the
+// agent's --lb-algorithm; the Service annotation kubedp.io/lb-algorithm
+// ("random" or "maglev") sets it per Service.
+enum class LbAlgorithm { kDefault, kRandom, kMaglev };
+inline constexpr std::string_view kLbAlgorithmAnnotation = "kubedp.io/lb-algorithm";
+
 // "ClusterIP", "NodePort", "LoadBalancer", "ExternalIP".
 std::string_view FrontendKindName(FrontendKind kind);
 
@@ -103,6 +109,7 @@ struct Frontend {
   // internalTrafficPolicy Local applies (only set on ClusterIP frontends).
   bool internal_local = false;
   uint32_t affinity_timeout_seconds = 0;  // 0: no ClientIP session affinity
+  LbAlgorithm algorithm = LbAlgorithm::kDefault;
   // Every known backend with its conditions, deduplicated by IP:port and
   // sorted by (ip, port).
   std::vector<Backend> backends;

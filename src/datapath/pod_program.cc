@@ -75,6 +75,9 @@ int PodProgram::AffinityFd() const {
 int PodProgram::NatFd() const {
   return bpf_map__fd(skeleton_->maps.kdp_nat);
 }
+int PodProgram::MaglevFd() const {
+  return bpf_map__fd(skeleton_->maps.kdp_maglev);
+}
 int PodProgram::NoMasqFd() const {
   return bpf_map__fd(skeleton_->maps.kdp_no_masq);
 }

@@ -36,6 +36,7 @@ class PodProgram {
   int ServiceFlowsFd() const;
   int AffinityFd() const;
   int NatFd() const;
+  int MaglevFd() const;
   int NoMasqFd() const;
   uint32_t ProgramId() const { return program_id_; }
   // Instructions the verifier processed: the complexity budget tests track.

@@ -2,6 +2,10 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
+
+#include "common/ip.h"
+#include "control/maglev.h"
 #include "datapath/map_sync.h"
 
 namespace kubedp::datapath {
@@ -11,7 +15,27 @@ namespace {
 struct ServiceKernelTables {
   KernelTable<kdp_service_key, kdp_service_info> services;
   KernelTable<kdp_backend_key, kdp_backend> backends;
+  KernelTable<uint32_t, kdp_maglev_table> maglev;
   uint32_t next_id = 0;
+  control::LbAlgorithm default_algorithm = control::LbAlgorithm::kRandom;
+
+  bool UsesMaglev(const control::Frontend& frontend) const {
+    control::LbAlgorithm algorithm = frontend.algorithm == control::LbAlgorithm::kDefault
+                                         ? default_algorithm
+                                         : frontend.algorithm;
+    return algorithm == control::LbAlgorithm::kMaglev;
+  }
+
+  void AddMaglevTable(uint32_t service_id, const std::vector<control::Backend>& usable) {
+    std::vector<std::string> names;
+    for (const auto& backend : usable) {
+      names.push_back(FormatIpv4(backend.ip) + ":" + std::to_string(backend.port));
+    }
+    kdp_maglev_table table{};
+    std::vector<uint32_t> slots = control::MaglevTable(names, KDP_MAGLEV_SIZE);
+    std::copy(slots.begin(), slots.end(), table.slots);
+    maglev[service_id] = table;
+  }
 
   void Add(const control::Frontend& frontend, uint32_t vip, kdp_service_scope scope,
            const std::string& node) {
@@ -26,21 +50,25 @@ struct ServiceKernelTables {
         .service_id = service_id,
         .backend_count = static_cast<uint16_t>(usable.size()),
         .flags =
-            static_cast<uint16_t>(frontend.affinity_timeout_seconds ? KDP_SERVICE_F_AFFINITY : 0),
+            static_cast<uint16_t>((frontend.affinity_timeout_seconds ? KDP_SERVICE_F_AFFINITY : 0) |
+                                  (UsesMaglev(frontend) ? KDP_SERVICE_F_MAGLEV : 0)),
         .affinity_timeout_s = frontend.affinity_timeout_seconds};
     for (uint32_t slot = 0; slot < usable.size(); ++slot) {
       backends[{service_id, slot}] =
           kdp_backend{.addr = htonl(usable[slot].ip), .port = htons(usable[slot].port)};
     }
+    if (UsesMaglev(frontend) && !usable.empty()) AddMaglevTable(service_id, usable);
   }
 };
 
 }  // namespace
 
-Result<ServiceMapStats> ReconcileServiceMaps(int services_fd, int backends_fd,
+Result<ServiceMapStats> ReconcileServiceMaps(const ServiceMapFds& maps,
                                              const control::ServiceTable& table,
-                                             const std::string& node, uint32_t node_ip) {
+                                             const std::string& node, uint32_t node_ip,
+                                             control::LbAlgorithm default_algorithm) {
   ServiceKernelTables tables;
+  tables.default_algorithm = default_algorithm;
   for (const auto& frontend : table.frontends) {
     if (frontend.kind == control::FrontendKind::kClusterIP) {
       tables.Add(frontend, frontend.ip, KDP_SCOPE_INTERNAL, node);
@@ -54,14 +82,20 @@ Result<ServiceMapStats> ReconcileServiceMaps(int services_fd, int backends_fd,
   }
   auto& services = tables.services;
   auto& backends = tables.backends;
-  // Backends first: a service entry never counts slots that are not there yet.
-  if (auto synced = SyncMap(backends_fd, backends, "the backend map"); !synced.ok()) {
+  // Backends and tables first: a service entry never points at slots that
+  // are not there yet.
+  if (auto synced = SyncMap(maps.backends, backends, "the backend map"); !synced.ok()) {
     return synced.status();
   }
-  if (auto synced = SyncMap(services_fd, services, "the service map"); !synced.ok()) {
+  if (maps.maglev >= 0) {
+    if (auto synced = SyncMap(maps.maglev, tables.maglev, "the Maglev map"); !synced.ok()) {
+      return synced.status();
+    }
+  }
+  if (auto synced = SyncMap(maps.services, services, "the service map"); !synced.ok()) {
     return synced.status();
   }
-  return ServiceMapStats{services.size(), backends.size()};
+  return ServiceMapStats{services.size(), backends.size(), tables.maglev.size()};
 }
 
 }  // namespace kubedp::datapath

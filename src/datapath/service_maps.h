@@ -13,6 +13,7 @@ namespace kubedp::datapath {
 struct ServiceMapStats {
   size_t services = 0;
   size_t backends = 0;
+  size_t maglev_tables = 0;
 };
 
 // Every frontend with the backends that take new connections
@@ -20,8 +21,16 @@ struct ServiceMapStats {
 // (on node_ip, host byte order; skipped when 0), LoadBalancer and external
 // IPs once per scope, since externalTrafficPolicy narrows only the backends
 // of traffic from outside.
-Result<ServiceMapStats> ReconcileServiceMaps(int services_fd, int backends_fd,
-                                             const control::ServiceTable& table,
-                                             const std::string& node, uint32_t node_ip = 0);
+struct ServiceMapFds {
+  int services = -1;
+  int backends = -1;
+  int maglev = -1;
+};
+
+// Frontends with Maglev (their annotation, or default_algorithm) get a
+// Maglev table over their backends.
+Result<ServiceMapStats> ReconcileServiceMaps(
+    const ServiceMapFds& maps, const control::ServiceTable& table, const std::string& node,
+    uint32_t node_ip = 0, control::LbAlgorithm default_algorithm = control::LbAlgorithm::kRandom);
 
 }  // namespace kubedp::datapath

@@ -87,8 +87,9 @@ class NodeDevice : public PodProgramFixture {
                                  .serving = true,
                                  .node_name = external_local ? "node2" : "node1"});
     control::ServiceTable table{.frontends = {frontend}};
-    ASSERT_TRUE(datapath::ReconcileServiceMaps(program_->ServicesFd(), program_->BackendsFd(),
-                                               table, "node1", kNodeIp)
+    ASSERT_TRUE(datapath::ReconcileServiceMaps(
+                    {program_->ServicesFd(), program_->BackendsFd(), program_->MaglevFd()}, table,
+                    "node1", kNodeIp)
                     .ok());
   }
 

@@ -2,6 +2,7 @@
 // backend with both checksums still valid, its reply comes back from the
 // ClusterIP, every packet of a connection keeps its backend, new connections
 // spread, and a Service without backends rejects.
+#include <map>
 #include <set>
 
 #include "bpf/pod_fixture.h"
@@ -21,21 +22,24 @@ class Service : public PodProgramFixture {
  protected:
   // One ClusterIP frontend, vip:80 over protocol, with backends on pod B (or A).
   void Program(uint8_t protocol, std::vector<uint16_t> backend_ports, uint32_t backend = kPodB,
-               uint32_t affinity_timeout = 0) {
+               uint32_t affinity_timeout = 0,
+               control::LbAlgorithm algorithm = control::LbAlgorithm::kDefault) {
     control::Frontend frontend{.kind = control::FrontendKind::kClusterIP,
                                .ip = kVip,
                                .port = 80,
                                .protocol = protocol,
                                .service = "shop/web",
-                               .affinity_timeout_seconds = affinity_timeout};
+                               .affinity_timeout_seconds = affinity_timeout,
+                               .algorithm = algorithm};
     for (uint16_t port : backend_ports) {
       frontend.backends.push_back(
           {.ip = backend, .port = port, .ready = true, .serving = true, .node_name = "node1"});
     }
     control::ServiceTable table{.frontends = {frontend}};
-    ASSERT_TRUE(datapath::ReconcileServiceMaps(program_->ServicesFd(), program_->BackendsFd(),
-                                               table, "node1")
-                    .ok());
+    ASSERT_TRUE(
+        datapath::ReconcileServiceMaps(
+            {program_->ServicesFd(), program_->BackendsFd(), program_->MaglevFd()}, table, "node1")
+            .ok());
   }
 
   std::vector<uint8_t> Send(uint32_t saddr, uint32_t daddr, uint16_t sport, uint16_t dport,
@@ -138,6 +142,26 @@ TEST_F(Service, ClientIpAffinityKeepsAClientOnOneBackendUntilItTimesOut) {
 
 // A TCP connection to a Service without backends is refused at once: the SYN
 // comes back to the client as the RST/ACK of the Service address.
+TEST_F(Service, MaglevChoosesByTheFlowNotByChanceOrState) {
+  Program(IPPROTO_TCP, {8080, 8081, 8082}, kPodB, 0, control::LbAlgorithm::kMaglev);
+  std::map<uint16_t, uint16_t> first;
+  for (uint16_t sport = 43000; sport < 43200; ++sport) {
+    int verdict = 0;
+    first[sport] = DestinationPort(Send(kPodA, kVip, sport, 80, IPPROTO_TCP, kSyn, &verdict));
+    ASSERT_EQ(verdict, kActRedirect);
+  }
+  // Forget every connection: the same flows hash to the same backends again.
+  ASSERT_TRUE(datapath::CtMap(program_->CtFd()).Flush().ok());
+  for (uint16_t sport = 43000; sport < 43200; ++sport) {
+    int verdict = 0;
+    EXPECT_EQ(DestinationPort(Send(kPodA, kVip, sport, 80, IPPROTO_TCP, kSyn, &verdict)),
+              first[sport]);
+  }
+  std::map<uint16_t, int> spread;
+  for (const auto& [sport, backend] : first) ++spread[backend];
+  EXPECT_EQ(spread.size(), 3u) << "200 flows reach all three backends";
+}
+
 TEST_F(Service, AServiceWithoutBackendsRefusesTcpAtOnce) {
   Program(IPPROTO_TCP, {});
   uint64_t before = Packets(KDP_DROP_NO_BACKEND);

@@ -416,5 +416,41 @@ spec:
   EXPECT_EQ(table.frontends[2].affinity_timeout_seconds, 0u);
 }
 
+TEST(CompileServices, LoadBalancingAlgorithmFromTheAnnotation) {
+  k8s::ClusterState state = Load(R"(
+apiVersion: v1
+kind: Service
+metadata:
+  name: a-maglev
+  namespace: default
+  annotations: {kubedp.io/lb-algorithm: maglev}
+spec: {clusterIP: 10.96.0.10, ports: [{port: 80}]}
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: b-random
+  namespace: default
+  annotations: {kubedp.io/lb-algorithm: random}
+spec: {clusterIP: 10.96.0.11, ports: [{port: 80}]}
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: c-typo
+  namespace: default
+  annotations: {kubedp.io/lb-algorithm: maglve}
+spec: {clusterIP: 10.96.0.12, ports: [{port: 80}]}
+)");
+  ServiceTable table = CompileServices(state);
+  ASSERT_THAT(table.frontends, SizeIs(3));
+  EXPECT_EQ(table.frontends[0].algorithm, LbAlgorithm::kMaglev);
+  EXPECT_EQ(table.frontends[1].algorithm, LbAlgorithm::kRandom);
+  EXPECT_EQ(table.frontends[2].algorithm, LbAlgorithm::kDefault);
+  EXPECT_THAT(table.errors,
+              ElementsAre("Service default/c-typo: annotation kubedp.io/lb-algorithm \"maglve\" is "
+                          "not random or maglev; the node's default applies"));
+}
+
 }  // namespace
 }  // namespace kubedp::control

@@ -32,6 +32,9 @@
 /* Default NAT size (two entries per masqueraded or host flow); --nat-max-entries. */
 #define KDP_NAT_DEFAULT_MAX 262144
 #define KDP_NO_MASQ_MAX 1024
+#define KDP_MAP_MAGLEV "kdp_maglev"
+#define KDP_MAGLEV_SIZE 1021 /* slots of a Maglev table: prime */
+#define KDP_MAGLEV_MAX 16384 /* Services with a Maglev table */
 #define KDP_MAP_SOCK_REV "kdp_sock_rev"
 #define KDP_SOCK_REV_MAX 65536
 #define KDP_SERVICES_MAX 65536
@@ -129,6 +132,13 @@ struct kdp_service_info {
 };
 
 #define KDP_SERVICE_F_AFFINITY 0x1
+#define KDP_SERVICE_F_MAGLEV 0x2 /* new connections by Maglev hash of the flow, not at random */
+
+/* kdp_maglev: HASH, service id -> its Maglev table: each slot holds a backend
+ * slot number (kdp_backend_key.slot). */
+struct kdp_maglev_table {
+  __u32 slots[KDP_MAGLEV_SIZE];
+};
 
 struct kdp_backend_key {
   __u32 service_id;
