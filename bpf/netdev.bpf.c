@@ -69,7 +69,7 @@ int kdp_from_netdev(struct __sk_buff* skb) {
   int lb = kdp_lb_translate(skb, &pkt, KDP_SCOPE_EXTERNAL, &vip, &vport);
   if (lb == KDP_LB_NO_BACKEND) {
     kdp_drop(skb, &pkt, KDP_DROP_NO_BACKEND, KDP_DIR_TO_POD);
-    return kdp_reject_tcp(skb, &pkt);
+    return kdp_reject(skb, &pkt);
   }
   if (lb == KDP_LB_ERROR) return kdp_drop(skb, NULL, KDP_DROP_MALFORMED, KDP_DIR_TO_POD);
 

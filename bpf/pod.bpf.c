@@ -72,9 +72,10 @@ int kdp_from_pod(struct __sk_buff* skb) {
   struct kdp_translation tr = {};
   int lb = kdp_lb_translate(skb, &pkt, KDP_SCOPE_INTERNAL, &tr.vip, &tr.vport);
   if (lb == KDP_LB_NO_BACKEND) {
-    /* Refuse at once rather than let the client time out: TCP gets a reset. */
+    /* Refuse at once rather than let the client time out: TCP gets a reset,
+     * UDP a port unreachable. */
     kdp_drop(skb, &pkt, KDP_DROP_NO_BACKEND, KDP_DIR_FROM_POD);
-    return kdp_reject_tcp(skb, &pkt);
+    return kdp_reject(skb, &pkt);
   }
   if (lb == KDP_LB_ERROR) return kdp_drop(skb, NULL, KDP_DROP_MALFORMED, KDP_DIR_FROM_POD);
   /* A pod reaching itself through its Service is always allowed. */

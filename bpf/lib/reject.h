@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Rejecting a TCP connection at once: the SYN is turned into the RST/ACK the
- * destination would have sent, and handed straight back to the sender.
+ * Refusing traffic to a Service without backends at once, as its address
+ * would: a TCP SYN becomes the RST/ACK, a UDP datagram an ICMP port
+ * unreachable; either goes straight back out of the device it came in on.
  */
 #ifndef KUBEDP_LIB_REJECT_H
 #define KUBEDP_LIB_REJECT_H
@@ -89,6 +90,68 @@ KDP_INLINE int kdp_reject_tcp(struct __sk_buff* skb, struct kdp_packet* pkt) {
   tcp->check = kdp_csum_fold(sum);
   /* Out of the host side of the sender's own veth: into the sender's namespace. */
   return bpf_redirect(skb->ifindex, 0);
+}
+
+struct kdp_icmp_header {
+  __u8 type;
+  __u8 code;
+  __u16 checksum;
+  __u32 unused;
+};
+
+/* New IPv4 + ICMP headers in front of the quoted IPv4 header and 8 bytes. */
+#define KDP_UNREACH_ROOM (20 + 8)
+#define KDP_UNREACH_FRAME_LEN (14 + KDP_UNREACH_ROOM + 20 + 8)
+#define KDP_ICMP_PORT_UNREACH 3
+
+/*
+ * Turns a UDP datagram into the ICMP port unreachable its destination would
+ * have sent (RFC 792/1122: the offending IPv4 header and its first 8 bytes
+ * quoted). Returns the verdict that sends it back, or TC_ACT_SHOT when the
+ * packet cannot be answered (IP options, a fragment).
+ */
+KDP_INLINE int kdp_reject_udp(struct __sk_buff* skb, struct kdp_packet* pkt) {
+  if (pkt->ip4->protocol != IPPROTO_UDP_NUM || pkt->ip4->ihl != 5 || !pkt->trackable)
+    return TC_ACT_SHOT;
+  if (bpf_skb_adjust_room(skb, KDP_UNREACH_ROOM, BPF_ADJ_ROOM_MAC, 0)) return TC_ACT_SHOT;
+  if (bpf_skb_change_tail(skb, KDP_UNREACH_FRAME_LEN, 0)) return TC_ACT_SHOT;
+
+  void* data = (void*)(long)skb->data;
+  void* data_end = (void*)(long)skb->data_end;
+  struct ethhdr* eth = data;
+  struct iphdr* ip = (void*)(eth + 1);
+  struct kdp_icmp_header* icmp = (void*)(ip + 1);
+  struct iphdr* quoted = (void*)(icmp + 1);
+  if ((void*)quoted + 28 > data_end) return TC_ACT_SHOT;
+
+  __u8 mac[ETH_ALEN];
+  __builtin_memcpy(mac, eth->h_source, ETH_ALEN);
+  __builtin_memcpy(eth->h_source, eth->h_dest, ETH_ALEN);
+  __builtin_memcpy(eth->h_dest, mac, ETH_ALEN);
+
+  /* From the address the datagram was sent to, back to its sender. */
+  __builtin_memset(ip, 0, sizeof(*ip));
+  ip->version = 4;
+  ip->ihl = 5;
+  ip->tot_len = bpf_htons(KDP_UNREACH_FRAME_LEN - 14);
+  ip->ttl = 64;
+  ip->protocol = IPPROTO_ICMP_NUM;
+  ip->saddr = quoted->daddr;
+  ip->daddr = quoted->saddr;
+  ip->check = kdp_csum_fold(bpf_csum_diff(0, 0, (__be32*)ip, sizeof(*ip), 0));
+
+  icmp->type = KDP_ICMP_DEST_UNREACH;
+  icmp->code = KDP_ICMP_PORT_UNREACH;
+  icmp->checksum = 0;
+  icmp->unused = 0;
+  icmp->checksum = kdp_csum_fold(bpf_csum_diff(0, 0, (__be32*)icmp, 8 + 28, 0));
+  return bpf_redirect(skb->ifindex, 0);
+}
+
+/* The refusal for a Service without backends, by protocol. */
+KDP_INLINE int kdp_reject(struct __sk_buff* skb, struct kdp_packet* pkt) {
+  return pkt->ip4->protocol == IPPROTO_UDP_NUM ? kdp_reject_udp(skb, pkt)
+                                               : kdp_reject_tcp(skb, pkt);
 }
 
 #endif /* KUBEDP_LIB_REJECT_H */

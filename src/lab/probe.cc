@@ -22,9 +22,10 @@ sockaddr_in Address(const ProbeTarget& target) {
   return addr;
 }
 
+// Ready for `events`, or an error is pending (a refusal is an answer too).
 bool Wait(int fd, short events, int timeout_ms) {
   pollfd p{.fd = fd, .events = events, .revents = 0};
-  return poll(&p, 1, timeout_ms) > 0 && (p.revents & events);
+  return poll(&p, 1, timeout_ms) > 0 && (p.revents & (events | POLLERR));
 }
 
 void ParseReply(const std::string& reply, ProbeResult& result) {
@@ -83,6 +84,7 @@ ProbeResult ProbeUdp(const ProbeTarget& target, int timeout_ms) {
     ssize_t n = recv(fd.get(), buffer, sizeof(buffer), 0);
     if (n <= 0) {
       result.error = n < 0 ? std::strerror(errno) : "empty reply";
+      if (n < 0 && errno == ECONNREFUSED) return result;  // an ICMP port unreachable
       continue;
     }
     result.connected = true;

@@ -140,8 +140,6 @@ TEST_F(Service, ClientIpAffinityKeepsAClientOnOneBackendUntilItTimesOut) {
   EXPECT_EQ(after_timeout.size(), 2u) << "after the timeout the choice is free again";
 }
 
-// A TCP connection to a Service without backends is refused at once: the SYN
-// comes back to the client as the RST/ACK of the Service address.
 TEST_F(Service, MaglevChoosesByTheFlowNotByChanceOrState) {
   Program(IPPROTO_TCP, {8080, 8081, 8082}, kPodB, 0, control::LbAlgorithm::kMaglev);
   std::map<uint16_t, uint16_t> first;
@@ -162,6 +160,8 @@ TEST_F(Service, MaglevChoosesByTheFlowNotByChanceOrState) {
   EXPECT_EQ(spread.size(), 3u) << "200 flows reach all three backends";
 }
 
+// A TCP connection to a Service without backends is refused at once: the SYN
+// comes back to the client as the RST/ACK of the Service address.
 TEST_F(Service, AServiceWithoutBackendsRefusesTcpAtOnce) {
   Program(IPPROTO_TCP, {});
   uint64_t before = Packets(KDP_DROP_NO_BACKEND);
@@ -182,11 +182,29 @@ TEST_F(Service, AServiceWithoutBackendsRefusesTcpAtOnce) {
   ExpectChecksumsValid(out);
 }
 
-TEST_F(Service, AServiceWithoutBackendsDropsUdp) {
+// UDP to a Service without backends gets the ICMP port unreachable of the
+// Service address, quoting the datagram.
+TEST_F(Service, AServiceWithoutBackendsAnswersUdpWithPortUnreachable) {
   Program(IPPROTO_UDP, {});
   int verdict = 0;
-  Send(kPodA, kVip, 43001, 80, IPPROTO_UDP, 0, &verdict);
-  EXPECT_EQ(verdict, kActShot);
+  auto out = Send(kPodA, kVip, 43001, 80, IPPROTO_UDP, 0, &verdict);
+  EXPECT_EQ(verdict, kActRedirect) << "sent back to the client";
+  ASSERT_EQ(out.size(), 70u) << "Ethernet + IPv4 + ICMP + quoted IPv4 + 8 bytes";
+  EXPECT_EQ(MacOf(EthOf(out).h_dest), (Mac{0x02, 0xaa, 0, 0, 0, 1}));
+  EXPECT_EQ(IpOf(out).protocol, IPPROTO_ICMP);
+  EXPECT_EQ(ntohl(IpOf(out).saddr), kVip);
+  EXPECT_EQ(ntohl(IpOf(out).daddr), kPodA);
+  EXPECT_EQ(Ipv4Checksum(IpOf(out)), 0);
+  EXPECT_EQ(out[34], 3) << "destination unreachable";
+  EXPECT_EQ(out[35], 3) << "port unreachable";
+  uint32_t sum = 0;
+  for (size_t i = 34; i + 1 < out.size(); i += 2) sum += (out[i] << 8) | out[i + 1];
+  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+  EXPECT_EQ(sum, 0xffffu) << "ICMP checksum";
+  const auto* quoted = reinterpret_cast<const iphdr*>(out.data() + 42);
+  EXPECT_EQ(ntohl(quoted->saddr), kPodA);
+  EXPECT_EQ(ntohl(quoted->daddr), kVip);
+  EXPECT_EQ(ntohs(*reinterpret_cast<const uint16_t*>(out.data() + 62)), 43001);
 }
 
 TEST_F(Service, ANewConnectionOnAClosedTupleChoosesAgain) {

@@ -229,7 +229,8 @@ TEST_F(PodForwarding, ClientIpAffinityKeepsOneBackend) {
 }
 
 // A Service without backends refuses a connection at once (a reset from the
-// datapath), rather than leaving the client to time out.
+// datapath; for UDP an ICMP port unreachable), rather than leaving the client
+// to time out.
 TEST_F(PodForwarding, ServiceWithoutBackendsRefusesWithin100ms) {
   auto guard = netdev::NetnsGuard::Enter(NetnsPath(Pod("db")["netns"]));
   ASSERT_TRUE(guard.ok());
@@ -238,6 +239,13 @@ TEST_F(PodForwarding, ServiceWithoutBackendsRefusesWithin100ms) {
   auto elapsed = std::chrono::steady_clock::now() - start;
   EXPECT_FALSE(result.connected);
   EXPECT_EQ(result.error, "Connection refused");
+  EXPECT_LT(elapsed, std::chrono::milliseconds(100));
+
+  start = std::chrono::steady_clock::now();
+  lab::ProbeResult udp = lab::Probe({*ParseIpv4("10.96.0.12"), 53, "UDP"}, 2000);
+  elapsed = std::chrono::steady_clock::now() - start;
+  EXPECT_FALSE(udp.connected);
+  EXPECT_EQ(udp.error, "Connection refused") << "the ICMP port unreachable reached the socket";
   EXPECT_LT(elapsed, std::chrono::milliseconds(100));
 }
 
