@@ -44,8 +44,12 @@ KDP_INLINE int kdp_sock_translate(struct bpf_sock_addr* ctx, bool remember) {
   struct kdp_backend chosen = {};
   /* A socket has no source port yet: its cookie stands in for the flow. */
   __u32 hash = (__u32)bpf_get_socket_cookie(ctx);
-  if (service->backend_count == 0 || kdp_lb_choose(service, kdp_config.node_ip, hash, &chosen))
+  if (service->backend_count == 0 || kdp_lb_choose(service, kdp_config.node_ip, hash, &chosen)) {
+    kdp_count_service(service, 0, KDP_SVC_REFUSED);
     return KDP_SOCK_REJECT; /* connect() and sendmsg() fail at once (EPERM) */
+  }
+  /* A socket's packets are not seen here: its connects and sends are counted. */
+  kdp_count_service(service, 0, KDP_SVC_CONNECTION);
   if (remember) {
     struct kdp_sock_rev_key rev_key = {
         .cookie = bpf_get_socket_cookie(ctx), .backend = chosen.addr, .backend_port = chosen.port};

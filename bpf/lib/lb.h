@@ -53,6 +53,30 @@ struct {
   __uint(pinning, LIBBPF_PIN_BY_NAME);
 } kdp_maglev SEC(".maps");
 
+struct {
+  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+  __uint(max_entries, KDP_SERVICES_MAX + 1);
+  __type(key, __u32);
+  __type(value, struct kdp_service_metric);
+  __uint(pinning, LIBBPF_PIN_BY_NAME);
+} kdp_svc_metrics SEC(".maps");
+
+enum kdp_service_event { KDP_SVC_PACKET, KDP_SVC_CONNECTION, KDP_SVC_REFUSED };
+
+KDP_INLINE void kdp_count_service(const struct kdp_service_info* service, __u32 bytes,
+                                  enum kdp_service_event event) {
+  __u32 id = service->service_id;
+  struct kdp_service_metric* metric = bpf_map_lookup_elem(&kdp_svc_metrics, &id);
+  if (!metric) return;
+  if (event == KDP_SVC_REFUSED) {
+    metric->refused += 1;
+    return;
+  }
+  if (event == KDP_SVC_CONNECTION) metric->connections += 1;
+  metric->packets += 1;
+  metric->bytes += bytes;
+}
+
 /* A hash of the flow's tuple, the same on every node (Maglev's input). */
 KDP_INLINE __u32 kdp_flow_hash(__u32 saddr, __u32 daddr, __u16 sport, __u16 dport, __u8 protocol) {
   __u32 h = saddr * 0x9e3779b1u;
@@ -166,11 +190,19 @@ KDP_INLINE int kdp_lb_translate(struct __sk_buff* skb, struct kdp_packet* pkt, _
   if (pinned && kdp_lb_flow_live(pkt, pinned)) {
     /* The rest of a connection: the same backend, even if it left the Service. */
     chosen = *pinned;
+    kdp_count_service(service, skb->len, KDP_SVC_PACKET);
   } else {
-    if (service->backend_count == 0) return KDP_LB_NO_BACKEND;
+    if (service->backend_count == 0) {
+      kdp_count_service(service, 0, KDP_SVC_REFUSED);
+      return KDP_LB_NO_BACKEND;
+    }
     __u32 hash = kdp_flow_hash(pkt->ip4->saddr, pkt->ip4->daddr, pkt->sport, pkt->dport, protocol);
-    if (kdp_lb_choose(service, pkt->ip4->saddr, hash, &chosen)) return KDP_LB_NO_BACKEND;
+    if (kdp_lb_choose(service, pkt->ip4->saddr, hash, &chosen)) {
+      kdp_count_service(service, 0, KDP_SVC_REFUSED);
+      return KDP_LB_NO_BACKEND;
+    }
     bpf_map_update_elem(&kdp_svc_flows, &flow_key, &chosen, BPF_ANY);
+    kdp_count_service(service, skb->len, KDP_SVC_CONNECTION);
   }
   *vip = pkt->ip4->daddr;
   *vport = pkt->dport;

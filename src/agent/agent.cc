@@ -296,9 +296,8 @@ Status Agent::ReconcileDatapath() {
   control::ServiceTable services =
       manifests_ ? control::CompileServices(control::WithDerivedEndpointSlices(manifests_->State()))
                  : control::ServiceTable{};
-  auto programmed = datapath::ReconcileServiceMaps(
-      {program_->ServicesFd(), program_->BackendsFd(), program_->MaglevFd()}, services,
-      config_.node_name, node_ip_, config_.lb_algorithm);
+  auto programmed = datapath::ReconcileServiceMaps(ServiceMaps(), services, config_.node_name,
+                                                   node_ip_, config_.lb_algorithm);
   if (!programmed.ok()) return programmed.status();
   for (const auto& error : services.errors) RecordError("service: " + error);
 
@@ -416,6 +415,28 @@ std::string AlgorithmName(control::LbAlgorithm algorithm, control::LbAlgorithm n
 
 }  // namespace
 
+datapath::ServiceMapFds Agent::ServiceMaps() const {
+  return {program_->ServicesFd(), program_->BackendsFd(), program_->MaglevFd(),
+          program_->ServiceMetricsFd()};
+}
+
+// What the datapath counted for a frontend, over its scopes.
+Json Agent::FrontendCounters(const control::Frontend& frontend) const {
+  datapath::ServiceCounters total;
+  for (const auto& key : datapath::ServiceKeysOf(frontend, node_ip_)) {
+    auto counters = datapath::ReadServiceCounters(ServiceMaps(), key);
+    if (!counters.ok()) continue;
+    total.connections += counters->connections;
+    total.packets += counters->packets;
+    total.bytes += counters->bytes;
+    total.refused += counters->refused;
+  }
+  return Json{{"connections", total.connections},
+              {"packets", total.packets},
+              {"bytes", total.bytes},
+              {"refused", total.refused}};
+}
+
 // Services as the datapath will see them: EndpointSlices given in the
 // manifests, or derived from selectors and pod readiness where none are.
 Result<Json> Agent::ListServices() {
@@ -444,6 +465,7 @@ Result<Json> Agent::ListServices() {
                              {"internal_traffic_local", f.internal_local},
                              {"affinity_timeout_seconds", f.affinity_timeout_seconds},
                              {"algorithm", AlgorithmName(f.algorithm, config_.lb_algorithm)},
+                             {"counters", FrontendCounters(f)},
                              {"backends", backends}});
   }
   return Json{{"services", frontends}, {"errors", table.errors}};

@@ -19,6 +19,7 @@
 #include "datapath/event_reader.h"
 #include "datapath/netdev_program.h"
 #include "datapath/pod_program.h"
+#include "datapath/service_maps.h"
 #include "datapath/sock_program.h"
 #include "ipam/allocator.h"
 #include "ipam/store.h"
@@ -137,6 +138,8 @@ class Agent {
   Result<api::Json> TracePolicy(const api::Json& params);
   void FlushPolicyLog();
   Result<api::Json> ListServices();
+  datapath::ServiceMapFds ServiceMaps() const;
+  api::Json FrontendCounters(const control::Frontend& frontend) const;
 
   void OnEvent(const void* data, size_t size);
 

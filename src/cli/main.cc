@@ -148,6 +148,10 @@ void PrintServices(const Json& result) {
     std::string notes;
     if (f["affinity_timeout_seconds"].get<int>() > 0) notes += " affinity=ClientIP";
     if (f.value("algorithm", "random") == "maglev") notes += " lb=maglev";
+    if (f.contains("counters")) {
+      notes += " connections=" + Str(f["counters"]["connections"]) +
+               " refused=" + Str(f["counters"]["refused"]);
+    }
     if (f["external_traffic_local"].get<bool>()) notes += " externalTrafficPolicy=Local";
     if (f["internal_traffic_local"].get<bool>()) notes += " internalTrafficPolicy=Local";
     std::cout << Pad(Str(f["service"]), 24) << Pad(Str(f["kind"]), 13) << Pad(frontend, 24)

@@ -19,6 +19,7 @@ static_assert(sizeof(kdp_node_config) == 80);
 static_assert(offsetof(kdp_node_config, netns_cookie) == 72);
 static_assert(sizeof(kdp_sock_rev_key) == 16);
 static_assert(sizeof(kdp_sock_rev) == 8);
+static_assert(sizeof(kdp_service_metric) == 32);
 static_assert(offsetof(kdp_node_config, node_ifindex) == 48);
 static_assert(offsetof(kdp_node_config, snat_port_min) == 56);
 static_assert(offsetof(kdp_node_config, ct_timeouts) == 16);

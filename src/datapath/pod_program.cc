@@ -75,6 +75,9 @@ int PodProgram::AffinityFd() const {
 int PodProgram::NatFd() const {
   return bpf_map__fd(skeleton_->maps.kdp_nat);
 }
+int PodProgram::ServiceMetricsFd() const {
+  return bpf_map__fd(skeleton_->maps.kdp_svc_metrics);
+}
 int PodProgram::MaglevFd() const {
   return bpf_map__fd(skeleton_->maps.kdp_maglev);
 }

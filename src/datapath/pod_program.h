@@ -37,6 +37,7 @@ class PodProgram {
   int AffinityFd() const;
   int NatFd() const;
   int MaglevFd() const;
+  int ServiceMetricsFd() const;
   int NoMasqFd() const;
   uint32_t ProgramId() const { return program_id_; }
   // Instructions the verifier processed: the complexity budget tests track.

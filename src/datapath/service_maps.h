@@ -25,7 +25,23 @@ struct ServiceMapFds {
   int services = -1;
   int backends = -1;
   int maglev = -1;
+  int metrics = -1;  // kdp_svc_metrics
 };
+
+// What the datapath counted for one frontend and scope (forward direction).
+struct ServiceCounters {
+  uint64_t connections = 0;  // new connections given a backend
+  uint64_t packets = 0;
+  uint64_t bytes = 0;
+  uint64_t refused = 0;  // new connections refused: no usable backend
+};
+
+// The service map keys of a frontend: ClusterIPs once (pods); NodePorts (on
+// node_ip), LoadBalancer and external IPs once per scope.
+std::vector<kdp_service_key> ServiceKeysOf(const control::Frontend& frontend, uint32_t node_ip);
+
+// Zero counters for a key the map does not hold.
+Result<ServiceCounters> ReadServiceCounters(const ServiceMapFds& maps, const kdp_service_key& key);
 
 // Frontends with Maglev (their annotation, or default_algorithm) get a
 // Maglev table over their backends.

@@ -160,6 +160,54 @@ TEST_F(Service, MaglevChoosesByTheFlowNotByChanceOrState) {
   EXPECT_EQ(spread.size(), 3u) << "200 flows reach all three backends";
 }
 
+TEST_F(Service, CountsConnectionsPacketsAndRefusalsPerService) {
+  Program(IPPROTO_TCP, {8080});
+  int verdict = 0;
+  Send(kPodA, kVip, 45000, 80, IPPROTO_TCP, kSyn, &verdict);
+  Send(kPodB, kPodA, 8080, 45000, IPPROTO_TCP, kSyn | kAck, &verdict);
+  for (int i = 0; i < 3; ++i) Send(kPodA, kVip, 45000, 80, IPPROTO_TCP, kAck, &verdict);
+  datapath::ServiceMapFds maps{program_->ServicesFd(), program_->BackendsFd(), program_->MaglevFd(),
+                               program_->ServiceMetricsFd()};
+  kdp_service_key key{.vip = htonl(kVip), .port = htons(80), .protocol = IPPROTO_TCP};
+  auto counters = datapath::ReadServiceCounters(maps, key);
+  ASSERT_TRUE(counters.ok());
+  EXPECT_EQ(counters->connections, 1u);
+  EXPECT_EQ(counters->packets, 4u) << "forward packets of the connection";
+  EXPECT_EQ(counters->refused, 0u);
+
+  Program(IPPROTO_TCP, {});
+  Send(kPodA, kVip, 45001, 80, IPPROTO_TCP, kSyn, &verdict);
+  counters = datapath::ReadServiceCounters(maps, key);
+  ASSERT_TRUE(counters.ok());
+  EXPECT_EQ(counters->refused, 1u);
+  EXPECT_EQ(counters->connections, 1u) << "the frontend kept its id and its counts";
+}
+
+TEST_F(Service, ServiceIdsStayWithTheirFrontendWhenOthersGo) {
+  auto frontend = [](uint32_t vip) {
+    return control::Frontend{.kind = control::FrontendKind::kClusterIP,
+                             .ip = vip,
+                             .port = 80,
+                             .protocol = IPPROTO_TCP,
+                             .service = "shop/web",
+                             .backends = {{.ip = kPodB, .port = 8080, .ready = true}}};
+  };
+  datapath::ServiceMapFds maps{program_->ServicesFd(), program_->BackendsFd(), program_->MaglevFd(),
+                               program_->ServiceMetricsFd()};
+  auto id_of = [&](uint32_t vip) {
+    kdp_service_key key{.vip = htonl(vip), .port = htons(80), .protocol = IPPROTO_TCP};
+    kdp_service_info info{};
+    EXPECT_EQ(bpf_map_lookup_elem(maps.services, &key, &info), 0);
+    return info.service_id;
+  };
+  control::ServiceTable both{.frontends = {frontend(kVip), frontend(kVip + 1)}};
+  ASSERT_TRUE(datapath::ReconcileServiceMaps(maps, both, "node1").ok());
+  uint32_t second = id_of(kVip + 1);
+  control::ServiceTable one{.frontends = {frontend(kVip + 1)}};
+  ASSERT_TRUE(datapath::ReconcileServiceMaps(maps, one, "node1").ok());
+  EXPECT_EQ(id_of(kVip + 1), second);
+}
+
 // A TCP connection to a Service without backends is refused at once: the SYN
 // comes back to the client as the RST/ACK of the Service address.
 TEST_F(Service, AServiceWithoutBackendsRefusesTcpAtOnce) {

@@ -32,6 +32,7 @@
 /* Default NAT size (two entries per masqueraded or host flow); --nat-max-entries. */
 #define KDP_NAT_DEFAULT_MAX 262144
 #define KDP_NO_MASQ_MAX 1024
+#define KDP_MAP_SVC_METRICS "kdp_svc_metrics"
 #define KDP_MAP_MAGLEV "kdp_maglev"
 #define KDP_MAGLEV_SIZE 1021 /* slots of a Maglev table: prime */
 #define KDP_MAGLEV_MAX 16384 /* Services with a Maglev table */
@@ -133,6 +134,15 @@ struct kdp_service_info {
 
 #define KDP_SERVICE_F_AFFINITY 0x1
 #define KDP_SERVICE_F_MAGLEV 0x2 /* new connections by Maglev hash of the flow, not at random */
+
+/* kdp_svc_metrics: PERCPU_ARRAY indexed by service id (KDP_SERVICES_MAX + 1):
+ * what the datapath did for each frontend, forward direction. */
+struct kdp_service_metric {
+  __u64 connections; /* new connections given a backend */
+  __u64 packets;     /* packets translated to a backend */
+  __u64 bytes;
+  __u64 refused; /* new connections refused: no usable backend */
+};
 
 /* kdp_maglev: HASH, service id -> its Maglev table: each slot holds a backend
  * slot number (kdp_backend_key.slot). */
