@@ -70,6 +70,10 @@ inline constexpr const char* kRouterPeer = "kubedp_net";
 // Host-side pod veths are named kubedp<8 hex digits> (cni::HostVethName).
 inline constexpr const char* kPodVethPrefix = "kubedp";
 
+// A bounded map's fill for status: entries, size, fill and pressure (at 90 %,
+// before an LRU map starts evicting live entries).
+api::Json MapFillJson(uint64_t entries, uint32_t max_entries);
+
 // An allocation as the API shows it (ipam.list, endpoint.get, endpoint.list).
 api::Json AllocationJson(const ipam::Allocation& allocation);
 

@@ -50,16 +50,20 @@ Result<Json> Agent::FlushConntrack() {
   return Json{{"flushed", *flushed}};
 }
 
+Json MapFillJson(uint64_t entries, uint32_t max_entries) {
+  double fill = static_cast<double>(entries) / max_entries;
+  return Json{{"entries", entries},
+              {"max_entries", max_entries},
+              {"fill", fill},
+              {"pressure", fill >= kPressureFill}};
+}
+
 Json Agent::ConntrackSummary() {
   auto count = datapath::CtMap(program_->CtFd()).Count();
-  uint64_t entries = count.ok() ? *count : 0;
-  double fill = static_cast<double>(entries) / config_.ct_max_entries;
-  return Json{{"entries", entries},
-              {"max_entries", config_.ct_max_entries},
-              {"fill", fill},
-              {"pressure", fill >= kPressureFill},
-              {"swept_total", ct_swept_total_},
-              {"last_sweep_removed", ct_last_sweep_removed_}};
+  Json summary = MapFillJson(count.ok() ? *count : 0, config_.ct_max_entries);
+  summary["swept_total"] = ct_swept_total_;
+  summary["last_sweep_removed"] = ct_last_sweep_removed_;
+  return summary;
 }
 
 // Only expires: right after a restart, while state is being restored, no live

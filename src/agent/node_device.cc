@@ -16,8 +16,6 @@ using api::Json;
 
 namespace {
 
-// Above this fill, status warns: the LRU map would start evicting live pairs.
-constexpr double kNatPressureFill = 0.9;
 // An ingress NAT entry without its egress half is left this long: the
 // datapath writes the ingress half first.
 constexpr uint64_t kNatOrphanGraceNs = 5'000'000'000ull;
@@ -192,14 +190,10 @@ Json Agent::MasqueradeSummary() const {
 
 Json Agent::NatSummary() {
   auto count = datapath::NatMap(program_->NatFd()).Count();
-  uint64_t entries = count.ok() ? *count : 0;
-  double fill = static_cast<double>(entries) / config_.nat_max_entries;
-  return Json{{"entries", entries},
-              {"max_entries", config_.nat_max_entries},
-              {"fill", fill},
-              {"pressure", fill >= kNatPressureFill},
-              {"snat_port_range", snat_ports_.ToString()},
-              {"swept_total", nat_swept_total_}};
+  Json summary = MapFillJson(count.ok() ? *count : 0, config_.nat_max_entries);
+  summary["snat_port_range"] = snat_ports_.ToString();
+  summary["swept_total"] = nat_swept_total_;
+  return summary;
 }
 
 Result<Json> Agent::ListNat() {
@@ -227,7 +221,7 @@ void Agent::SweepNat() {
   }
   nat_swept_total_ += *removed;
   auto count = map.Count();
-  if (count.ok() && *count >= kNatPressureFill * config_.nat_max_entries) {
+  if (count.ok() && MapFillJson(*count, config_.nat_max_entries)["pressure"].get<bool>()) {
     RecordError("NAT map " + std::to_string(*count) + "/" +
                 std::to_string(config_.nat_max_entries) + " full: raise --nat-max-entries");
   }

@@ -3,6 +3,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "datapath/skeleton_loader.h"
 #include "datapath/tc.h"
 // The skeleton declares its read-only data with the ABI's types.
 #include "kubedp/abi.h"
@@ -19,15 +20,11 @@ NetdevProgram::~NetdevProgram() {
 Result<std::unique_ptr<NetdevProgram>> NetdevProgram::Load(const std::string& pin_dir,
                                                            const kdp_node_config& config,
                                                            const MapSizes& sizes) {
-  LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = pin_dir.c_str());
-  kdp_netdev* skeleton = kdp_netdev__open_opts(&opts);
-  if (!skeleton) return Status::FromErrno(errno, "opening the node device programs");
-  std::unique_ptr<NetdevProgram> program(new NetdevProgram(skeleton));
-  skeleton->rodata->kdp_config = config;
-  KUBEDP_RETURN_IF_ERROR(ApplyMapSizes(skeleton->obj, sizes));
-  if (int err = kdp_netdev__load(skeleton); err != 0) {
-    return Status::FromErrno(err, "loading the node device programs (pins in " + pin_dir + ")");
-  }
+  auto loaded =
+      LoadSkeleton<kdp_netdev>({kdp_netdev__open_opts, kdp_netdev__load, kdp_netdev__destroy},
+                               pin_dir, config, sizes, "the node device programs");
+  if (!loaded.ok()) return loaded.status();
+  std::unique_ptr<NetdevProgram> program(new NetdevProgram(*loaded));
   program->ingress_ = FactsOf(program->IngressFd());
   program->egress_ = FactsOf(program->EgressFd());
   return program;

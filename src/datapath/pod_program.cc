@@ -3,6 +3,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "datapath/skeleton_loader.h"
 // The skeleton declares its read-only data with the ABI's types.
 #include "kubedp/abi.h"
 #include "pod.skel.h"
@@ -18,16 +19,10 @@ PodProgram::~PodProgram() {
 Result<std::unique_ptr<PodProgram>> PodProgram::Load(const std::string& pin_dir,
                                                      const kdp_node_config& config,
                                                      const MapSizes& sizes) {
-  LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = pin_dir.c_str());
-  kdp_pod* skeleton = kdp_pod__open_opts(&opts);
-  if (!skeleton) return Status::FromErrno(errno, "opening the pod program");
-  std::unique_ptr<PodProgram> program(new PodProgram(skeleton));
-
-  skeleton->rodata->kdp_config = config;
-  KUBEDP_RETURN_IF_ERROR(ApplyMapSizes(skeleton->obj, sizes));
-  if (int err = kdp_pod__load(skeleton); err != 0) {
-    return Status::FromErrno(err, "loading the pod program (pins in " + pin_dir + ")");
-  }
+  auto loaded = LoadSkeleton<kdp_pod>({kdp_pod__open_opts, kdp_pod__load, kdp_pod__destroy},
+                                      pin_dir, config, sizes, "the pod program");
+  if (!loaded.ok()) return loaded.status();
+  std::unique_ptr<PodProgram> program(new PodProgram(*loaded));
 
   ProgramFacts facts = FactsOf(program->ProgramFd());
   program->program_id_ = facts.id;

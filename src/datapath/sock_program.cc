@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "common/fd.h"
+#include "datapath/skeleton_loader.h"
 // The skeleton declares its read-only data with the ABI's types.
 #include "kubedp/abi.h"
 #include "sock.skel.h"
@@ -29,15 +30,10 @@ SockProgram::~SockProgram() {
 Result<std::unique_ptr<SockProgram>> SockProgram::Load(const std::string& pin_dir,
                                                        const kdp_node_config& config,
                                                        const MapSizes& sizes) {
-  LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = pin_dir.c_str());
-  kdp_sock* skeleton = kdp_sock__open_opts(&opts);
-  if (!skeleton) return Status::FromErrno(errno, "opening the socket hooks");
-  std::unique_ptr<SockProgram> program(new SockProgram(skeleton));
-  skeleton->rodata->kdp_config = config;
-  KUBEDP_RETURN_IF_ERROR(ApplyMapSizes(skeleton->obj, sizes));
-  if (int err = kdp_sock__load(skeleton); err != 0) {
-    return Status::FromErrno(err, "loading the socket hooks (pins in " + pin_dir + ")");
-  }
+  auto loaded = LoadSkeleton<kdp_sock>({kdp_sock__open_opts, kdp_sock__load, kdp_sock__destroy},
+                                       pin_dir, config, sizes, "the socket hooks");
+  if (!loaded.ok()) return loaded.status();
+  std::unique_ptr<SockProgram> program(new SockProgram(*loaded));
   return program;
 }
 

@@ -50,14 +50,7 @@ class NodeDevice : public PodProgramFixture {
 
   static std::vector<uint8_t> Frame(uint32_t saddr, uint32_t daddr, uint16_t sport, uint16_t dport,
                                     uint8_t flags, uint8_t protocol = IPPROTO_TCP) {
-    PacketSpec spec;
-    spec.saddr = saddr;
-    spec.daddr = daddr;
-    spec.sport = sport;
-    spec.dport = dport;
-    spec.protocol = protocol;
-    spec.tcp_flags = flags;
-    return BuildPacket(spec);
+    return FlowPacket(saddr, daddr, sport, dport, protocol, flags);
   }
 
   // A pod's packet as it leaves the node: through the pod program (conntrack,

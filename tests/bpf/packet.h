@@ -102,6 +102,19 @@ inline std::vector<uint8_t> BuildPacket(const PacketSpec& spec) {
   return frame;
 }
 
+// A TCP/UDP packet of a flow: the fields tests vary, the rest as PacketSpec's.
+inline std::vector<uint8_t> FlowPacket(uint32_t saddr, uint32_t daddr, uint16_t sport,
+                                       uint16_t dport, uint8_t protocol, uint8_t tcp_flags = 0) {
+  PacketSpec spec;
+  spec.saddr = saddr;
+  spec.daddr = daddr;
+  spec.sport = sport;
+  spec.dport = dport;
+  spec.protocol = protocol;
+  spec.tcp_flags = tcp_flags;
+  return BuildPacket(spec);
+}
+
 inline const ethhdr& EthOf(const std::vector<uint8_t>& frame) {
   return *reinterpret_cast<const ethhdr*>(frame.data());
 }

@@ -44,15 +44,9 @@ class Service : public PodProgramFixture {
 
   std::vector<uint8_t> Send(uint32_t saddr, uint32_t daddr, uint16_t sport, uint16_t dport,
                             uint8_t protocol, uint8_t flags, int* verdict) {
-    PacketSpec spec;
-    spec.saddr = saddr;
-    spec.daddr = daddr;
-    spec.sport = sport;
-    spec.dport = dport;
-    spec.protocol = protocol;
-    spec.tcp_flags = flags;
     std::vector<uint8_t> out;
-    *verdict = Run(BuildPacket(spec), saddr == kPodA ? kIfA : kIfB, out);
+    *verdict = Run(FlowPacket(saddr, daddr, sport, dport, protocol, flags),
+                   saddr == kPodA ? kIfA : kIfB, out);
     return out;
   }
 

@@ -19,11 +19,7 @@ using testing::PodNetnsName;
 
 class CniIpam : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() {
-    lab_ = testing::UniqueLabName("e2e-cni");
-    Status up = lab::Up(testing::ManifestPath("cni-node-28.yaml"), {.name_override = lab_});
-    ASSERT_TRUE(up.ok()) << up.message();
-  }
+  static void SetUpTestSuite() { testing::UpLab("e2e-cni", "cni-node-28.yaml", &lab_); }
   static void TearDownTestSuite() { EXPECT_TRUE(lab::Down(lab_).ok()); }
 
   void SetUp() override {

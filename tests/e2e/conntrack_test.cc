@@ -28,13 +28,8 @@ using testing::ReadLine;
 class Conntrack : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    rlimit limit{};
-    getrlimit(RLIMIT_NOFILE, &limit);
-    limit.rlim_cur = limit.rlim_max;
-    setrlimit(RLIMIT_NOFILE, &limit);
-    lab_ = testing::UniqueLabName("e2e-ct");
-    Status up = lab::Up(testing::ManifestPath("ct-node.yaml"), {.name_override = lab_});
-    ASSERT_TRUE(up.ok()) << up.message();
+    testing::RaiseOpenFileLimit();
+    testing::UpLab("e2e-ct", "ct-node.yaml", &lab_);
   }
   static void TearDownTestSuite() { EXPECT_TRUE(lab::Down(lab_).ok()); }
 

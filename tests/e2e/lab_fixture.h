@@ -3,6 +3,7 @@
 #pragma once
 
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <string>
@@ -18,6 +19,23 @@ inline std::string UniqueLabName(const std::string& stem) {
 
 inline std::string ManifestPath(const std::string& name) {
   return std::string(KUBEDP_E2E_MANIFESTS) + "/" + name;
+}
+
+// Builds the lab of a test manifest under a unique name (into *lab, for the
+// suite's TearDownTestSuite to remove), failing the suite when it cannot.
+inline void UpLab(const std::string& stem, const std::string& manifest, std::string* lab) {
+  *lab = UniqueLabName(stem);
+  Status up = lab::Up(ManifestPath(manifest), {.name_override = *lab});
+  ASSERT_TRUE(up.ok()) << up.message();
+}
+
+// Tests that hold thousands of connections need the hard open-file limit;
+// the lab's echo servers, started from the test, inherit it.
+inline void RaiseOpenFileLimit() {
+  rlimit limit{};
+  getrlimit(RLIMIT_NOFILE, &limit);
+  limit.rlim_cur = limit.rlim_max;
+  setrlimit(RLIMIT_NOFILE, &limit);
 }
 
 // Calls the agent of a lab node and fails the test on error.

@@ -41,13 +41,8 @@ std::string AddressOf(const std::string& seen) {
 class NodeDevice : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    rlimit limit{};
-    getrlimit(RLIMIT_NOFILE, &limit);
-    limit.rlim_cur = limit.rlim_max;
-    setrlimit(RLIMIT_NOFILE, &limit);
-    lab_ = testing::UniqueLabName("e2e-nd");
-    Status up = lab::Up(testing::ManifestPath("node-device.yaml"), {.name_override = lab_});
-    ASSERT_TRUE(up.ok()) << up.message();
+    testing::RaiseOpenFileLimit();
+    testing::UpLab("e2e-nd", "node-device.yaml", &lab_);
   }
   static void TearDownTestSuite() { EXPECT_TRUE(lab::Down(lab_).ok()); }
 

@@ -74,11 +74,7 @@ spec:
 
 class PolicyOnTheWire : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() {
-    lab_ = testing::UniqueLabName("e2e-pol");
-    Status up = lab::Up(testing::ManifestPath("policy-model.yaml"), {.name_override = lab_});
-    ASSERT_TRUE(up.ok()) << up.message();
-  }
+  static void SetUpTestSuite() { testing::UpLab("e2e-pol", "policy-model.yaml", &lab_); }
   static void TearDownTestSuite() { EXPECT_TRUE(lab::Down(lab_).ok()); }
 
   // Writes the policies where the agent reads cluster state and waits until

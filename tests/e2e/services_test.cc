@@ -23,11 +23,7 @@ constexpr const char* kVip = "10.96.1.10";
 
 class Services : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() {
-    lab_ = testing::UniqueLabName("e2e-svc");
-    Status up = lab::Up(testing::ManifestPath("services.yaml"), {.name_override = lab_});
-    ASSERT_TRUE(up.ok()) << up.message();
-  }
+  static void SetUpTestSuite() { testing::UpLab("e2e-svc", "services.yaml", &lab_); }
   static void TearDownTestSuite() { EXPECT_TRUE(lab::Down(lab_).ok()); }
 
   void SetUp() override {
