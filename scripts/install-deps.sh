@@ -19,6 +19,8 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   # lab and tests
   iproute2 iputils-ping procps psmisc util-linux
+  # benchmarks
+  iperf3
   # a real container runtime calling the CNI plugin (tests)
   podman runc conmon containernetworking-plugins busybox-static
 )

@@ -1,0 +1,91 @@
+// kdp-bench: the benchmark suite's one binary. Runs each benchmark with its
+// baseline interleaved round by round and prints
+//   benchmark | kubedp median | baseline median | ratio | spread | rounds
+// plus the goal, and writes every round to a JSON file.
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <fstream>
+#include <iomanip>
+#include <iostream>
+#include <sstream>
+
+#include "bench/prog_cost.h"
+#include "bench/traffic.h"
+#include "common/log.h"
+
+namespace {
+
+using kubedp::bench::Row;
+
+std::string Format(double value) {
+  std::ostringstream out;
+  out << std::fixed << std::setprecision(value >= 100 ? 0 : 2) << value;
+  return out.str();
+}
+
+void PrintTable(const std::vector<Row>& rows) {
+  std::printf("%-52s | %14s | %15s | %6s | %6s | %6s | %s\n", "benchmark", "kubedp median",
+              "baseline median", "ratio", "spread", "rounds", "goal");
+  for (const Row& row : rows) {
+    std::printf("%-52s | %14s | %15s | %6.3f | %5.1f%% | %6zu | %s (%s) %s\n", row.name.c_str(),
+                (Format(row.KubedpMedian()) + " " + row.unit).c_str(),
+                Format(row.BaselineMedian()).c_str(), row.Ratio(), 100 * row.Spread(),
+                row.kubedp.size(), row.goal.c_str(), row.baseline_name.c_str(),
+                row.met ? "met" : "MISSED");
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  bool short_mode = false;
+  bool traffic = true;
+  bool throughput = true;
+  int rounds = 10;
+  double seconds = 2.0;
+  std::string json_path = "bench-results.json";
+
+  CLI::App app{"kdp-bench: kubedp against the bare kernel path, A B A B ..."};
+  app.add_flag("--short", short_mode, "Seconds in all (CI): 3 rounds, short runs");
+  app.add_option("--rounds", rounds, "Rounds per benchmark (at least 10 for a report)")
+      ->capture_default_str();
+  app.add_option("--seconds", seconds, "Seconds per round and side (traffic)")
+      ->capture_default_str();
+  app.add_flag("!--no-traffic", traffic, "Only the in-kernel program cost");
+  app.add_flag("!--no-throughput", throughput, "Skip iperf3");
+  app.add_option("--json", json_path, "Where every round goes")->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+  kubedp::log::Init("bench", "warn");
+  if (short_mode) {
+    rounds = 3;
+    seconds = 0.3;
+  }
+
+  std::vector<Row> rows;
+  auto cost =
+      kubedp::bench::MeasureProgramCost({.rounds = rounds, .packets = short_mode ? 300 : 2000});
+  if (!cost.ok()) {
+    std::cerr << "program cost: " << cost.status().message() << "\n";
+    return 1;
+  }
+  rows.insert(rows.end(), cost->begin(), cost->end());
+  if (traffic) {
+    auto measured = kubedp::bench::MeasureTraffic(
+        {.rounds = rounds, .seconds = seconds, .throughput = throughput});
+    if (!measured.ok()) {
+      std::cerr << "traffic: " << measured.status().message() << "\n";
+      return 1;
+    }
+    rows.insert(rows.end(), measured->begin(), measured->end());
+  }
+
+  PrintTable(rows);
+  nlohmann::json report{{"short", short_mode},
+                        {"rounds", rounds},
+                        {"seconds", seconds},
+                        {"results", nlohmann::json::array()}};
+  for (const Row& row : rows) report["results"].push_back(row.Json());
+  std::ofstream(json_path) << report.dump(2) << "\n";
+  std::printf("rounds written to %s\n", json_path.c_str());
+  return 0;
+}
