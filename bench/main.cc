@@ -9,6 +9,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "bench/conntrack_scale.h"
 #include "bench/prog_cost.h"
 #include "bench/traffic.h"
 #include "common/log.h"
@@ -69,6 +70,13 @@ int main(int argc, char** argv) {
     return 1;
   }
   rows.insert(rows.end(), cost->begin(), cost->end());
+  auto conntrack = kubedp::bench::MeasureConntrackScale(
+      {.rounds = short_mode ? 1 : 3, .entries = short_mode ? 100'000u : 1'000'000u});
+  if (!conntrack.ok()) {
+    std::cerr << "conntrack: " << conntrack.status().message() << "\n";
+    return 1;
+  }
+  rows.insert(rows.end(), conntrack->begin(), conntrack->end());
   if (traffic) {
     auto measured = kubedp::bench::MeasureTraffic(
         {.rounds = rounds, .seconds = seconds, .throughput = throughput});

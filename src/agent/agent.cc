@@ -130,6 +130,9 @@ Status Agent::Init() {
       datapath::PodProgram::Load(datapath::NodePinDir(config_.DatapathId()), node_config, sizes);
   if (!program.ok()) return program.status();
   program_ = std::move(program).value();
+  auto gc = datapath::GcProgram::Load(datapath::NodePinDir(config_.DatapathId()), sizes);
+  if (!gc.ok()) return gc.status();
+  gc_program_ = std::move(gc).value();
   KUBEDP_RETURN_IF_ERROR(AttachNodeDevice(node_config, sizes));
   if (config_.cgroup_root != "none") KUBEDP_RETURN_IF_ERROR(AttachSocketHooks(node_config, sizes));
 

@@ -17,6 +17,7 @@
 #include "control/port_ranges.h"
 #include "control/services.h"
 #include "datapath/event_reader.h"
+#include "datapath/gc_program.h"
 #include "datapath/netdev_program.h"
 #include "datapath/pod_program.h"
 #include "datapath/service_maps.h"
@@ -157,6 +158,7 @@ class Agent {
   std::unique_ptr<datapath::PodProgram> program_;
   std::unique_ptr<datapath::NetdevProgram> netdev_program_;
   std::unique_ptr<datapath::SockProgram> sock_program_;
+  std::unique_ptr<datapath::GcProgram> gc_program_;
   std::string sock_cgroup_;  // where the socket hooks are attached ("" when not)
   uint64_t netns_cookie_ = 0;
   std::string node_device_;

@@ -73,7 +73,8 @@ void Agent::SweepConntrackPeriodically() {
   if (now < next_ct_sweep_) return;
   next_ct_sweep_ = now + std::chrono::seconds(config_.ct_gc_interval_seconds);
   datapath::CtMap map(program_->CtFd());
-  auto removed = map.Sweep(datapath::MonotonicNowNs());
+  // In the kernel: each record is checked where it lives, the table in one call.
+  auto removed = gc_program_->ExpireConntrack(datapath::MonotonicNowNs());
   if (!removed.ok()) {
     RecordError("conntrack sweep: " + removed.status().message());
     return;

@@ -28,7 +28,8 @@ Result<Skeleton*> LoadSkeleton(const SkeletonOps<Skeleton>& ops, const std::stri
   LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = pin_dir.c_str());
   Skeleton* skeleton = ops.open(&opts);
   if (!skeleton) return Status::FromErrno(errno, "opening " + what);
-  skeleton->rodata->kdp_config = config;
+  // Objects without node settings (the conntrack sweep) have no rodata.
+  if constexpr (requires { skeleton->rodata->kdp_config; }) skeleton->rodata->kdp_config = config;
   Status sized = ApplyMapSizes(skeleton->obj, sizes);
   if (!sized.ok()) {
     ops.destroy(skeleton);

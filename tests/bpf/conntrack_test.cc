@@ -2,6 +2,7 @@
 // after a close, expiry (with lifetimes written into the map), and the sweep.
 #include "bpf/pod_fixture.h"
 #include "datapath/conntrack_map.h"
+#include "datapath/gc_program.h"
 
 namespace kubedp {
 namespace {
@@ -147,6 +148,26 @@ TEST_F(Conntrack, SweepRemovesOnlyExpiredRecords) {
   ASSERT_TRUE(flushed.ok());
   EXPECT_EQ(*flushed, 1u);
   EXPECT_TRUE(Rows().empty());
+}
+
+// The sweep the agent runs: in the kernel, one call for the whole table.
+TEST_F(Conntrack, KernelSweepRemovesOnlyExpiredRecords) {
+  Send(IPPROTO_UDP, true);  // live for 30 s
+  for (uint32_t i = 0; i < 1000; ++i) {
+    kdp_ct_key stale{.addr_a = htonl(0x0a000001 + i), .addr_b = htonl(0x0a100002), .protocol = 17};
+    kdp_ct_entry expired{};
+    expired.state = KDP_CT_UNREPLIED;
+    expired.expires_ns = 1;
+    ASSERT_EQ(bpf_map_update_elem(program_->CtFd(), &stale, &expired, BPF_ANY), 0);
+  }
+  ASSERT_EQ(Rows().size(), 1001u);
+
+  auto gc = datapath::GcProgram::Load(datapath::NodePinDir(node_));
+  ASSERT_TRUE(gc.ok()) << gc.status().message();
+  auto removed = (*gc)->ExpireConntrack(datapath::MonotonicNowNs());
+  ASSERT_TRUE(removed.ok()) << removed.status().message();
+  EXPECT_EQ(*removed, 1000u);
+  EXPECT_EQ(Only().destination, "10.244.7.11") << "the live flow stays";
 }
 
 }  // namespace
