@@ -61,11 +61,44 @@ void PrintStatus(const Json& s) {
             << "\nEndpoints:   " << Str(s["endpoints"])
             << "\nIPAM:        " << Str(s["ipam"]["allocated"]) << " of "
             << Str(s["ipam"]["usable"]) << " addresses allocated, " << Str(s["ipam"]["live_pods"])
-            << " live pods, " << Str(s["ipam"]["exhaustion_events"])
-            << " exhaustion events\n\nAttachments:\n";
+            << " live pods, " << Str(s["ipam"]["exhaustion_events"]) << " exhaustion events";
+  auto fill = [](const Json& table) {
+    if (!table.is_object() || !table.contains("entries")) return std::string("-");
+    char percent[16];
+    std::snprintf(percent, sizeof(percent), "%.1f%%", 100 * table["fill"].get<double>());
+    return Str(table["entries"]) + "/" + Str(table["max_entries"]) + " (" + percent + ")" +
+           (table["pressure"].get<bool>() ? " PRESSURE: raise the size" : "");
+  };
+  std::cout << "\nConntrack:   " << fill(s["conntrack"]) << "\nNAT:         " << fill(s["nat"]);
+  if (s.contains("nat") && s["nat"].contains("snat_port_range")) {
+    std::cout << ", SNAT ports " << Str(s["nat"]["snat_port_range"]);
+  }
+  const Json& device = s.value("node_device", Json::object());
+  std::cout << "\nNode device: "
+            << (device.value("device", Json()).is_null()
+                    ? std::string("none (off-node traffic left to the kernel)")
+                    : Str(device["device"]) + " " + Str(device["ip"]));
+  const Json& masq = s.value("masquerade", Json::object());
+  if (!masq.empty()) {
+    std::string except;
+    for (const auto& cidr : masq["non_masquerade_cidrs"]) except += " " + Str(cidr);
+    std::cout << "\nMasquerade:  " << (masq["enabled"].get<bool>() ? "on" : "off") << " ("
+              << Str(masq["source"]) << "), not to" << except;
+    if (!masq["error"].is_null()) std::cout << "\n  rejected config: " << Str(masq["error"]);
+  }
+  if (s.contains("port_checks") && !s["port_checks"].value("overlap", Json()).is_null()) {
+    std::cout << "\nPort ranges: ephemeral ports overlap the NodePort range in "
+              << Str(s["port_checks"]["overlap"]);
+  }
+  std::cout << "\n\nAttachments:\n";
   for (const auto& a : s["attachments"]) {
     std::cout << "  " << Pad(Str(a["interface"]), 18) << Pad(Str(a["hook"]), 12) << "program "
               << Str(a["program_id"]) << (a["current"].get<bool>() ? "" : " (stale)") << "\n";
+  }
+  for (const auto& p : device.value("programs", Json::array())) {
+    std::cout << "  " << Pad(Str(device["device"]), 18) << Pad(Str(p["hook"]), 12) << "program "
+              << Str(p["id"]) << " " << Str(p["program"])
+              << (p["current"].get<bool>() ? "" : " (stale)") << "\n";
   }
   std::cout << "\nMaps:\n";
   for (const auto& m : s["maps"]) {
