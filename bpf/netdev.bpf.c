@@ -58,9 +58,7 @@ int kdp_from_netdev(struct __sk_buff* skb) {
 
   /* Replies first: a translated port may equal a NodePort and must never be
    * taken for Service traffic. */
-  struct kdp_nat_entry original = {};
-  int nat = pkt.icmp_error ? kdp_snat_reverse_icmp_error(skb, &pkt)
-                           : kdp_snat_reverse(skb, &pkt, &original);
+  int nat = pkt.icmp_error ? kdp_snat_reverse_icmp_error(skb, &pkt) : kdp_snat_reverse(skb, &pkt);
   if (nat < 0) return kdp_drop(skb, NULL, KDP_DROP_NAT_FAILED, KDP_DIR_TO_POD);
   if (nat > 0) return kdp_nat_reply(skb, &pkt);
 

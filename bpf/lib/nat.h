@@ -161,16 +161,16 @@ KDP_INLINE int kdp_snat(struct __sk_buff* skb, struct kdp_packet* pkt, __u32 nat
  * original one. Returns 1 when the packet belongs to a NAT flow (rewritten if
  * needed), 0 when not, -1 when the rewrite failed.
  */
-KDP_INLINE int kdp_snat_reverse(struct __sk_buff* skb, struct kdp_packet* pkt,
-                                struct kdp_nat_entry* original) {
+KDP_INLINE int kdp_snat_reverse(struct __sk_buff* skb, struct kdp_packet* pkt) {
   if (!pkt->trackable) return 0;
   struct kdp_nat_key ingress = {};
   kdp_nat_key_of(pkt, false, KDP_NAT_INGRESS, pkt->ip4->daddr, pkt->dport, &ingress);
   struct kdp_nat_entry* entry = bpf_map_lookup_elem(&kdp_nat, &ingress);
   if (!entry) return 0;
-  *original = *entry;
   if (entry->addr == pkt->ip4->daddr && entry->port == pkt->dport) return 1;
-  return kdp_nat_rewrite(skb, pkt, false, original->addr, original->port) ? -1 : 1;
+  __u32 addr = entry->addr;
+  __u16 port = entry->port;
+  return kdp_nat_rewrite(skb, pkt, false, addr, port) ? -1 : 1;
 }
 
 /* Offsets in an ICMP error about a translated flow (plain IPv4 headers). */

@@ -74,6 +74,7 @@ inline constexpr const char* kPodVethPrefix = "kubedp";
 // A bounded map's fill for status: entries, size, fill and pressure (at 90 %,
 // before an LRU map starts evicting live entries).
 api::Json MapFillJson(uint64_t entries, uint32_t max_entries);
+bool UnderPressure(uint64_t entries, uint32_t max_entries);
 
 // An allocation as the API shows it (ipam.list, endpoint.get, endpoint.list).
 api::Json AllocationJson(const ipam::Allocation& allocation);

@@ -50,12 +50,15 @@ Result<Json> Agent::FlushConntrack() {
   return Json{{"flushed", *flushed}};
 }
 
+bool UnderPressure(uint64_t entries, uint32_t max_entries) {
+  return entries >= kPressureFill * max_entries;
+}
+
 Json MapFillJson(uint64_t entries, uint32_t max_entries) {
-  double fill = static_cast<double>(entries) / max_entries;
   return Json{{"entries", entries},
               {"max_entries", max_entries},
-              {"fill", fill},
-              {"pressure", fill >= kPressureFill}};
+              {"fill", static_cast<double>(entries) / max_entries},
+              {"pressure", UnderPressure(entries, max_entries)}};
 }
 
 Json Agent::ConntrackSummary() {
@@ -84,7 +87,7 @@ void Agent::SweepConntrackPeriodically() {
   SweepNat();
   if (*removed > 0) log::Debug("conntrack swept", {{"removed", std::to_string(*removed)}});
   auto count = map.Count();
-  if (count.ok() && *count >= kPressureFill * config_.ct_max_entries) {
+  if (count.ok() && UnderPressure(*count, config_.ct_max_entries)) {
     RecordError("conntrack map " + std::to_string(*count) + "/" +
                 std::to_string(config_.ct_max_entries) +
                 " full: raise --ct-max-entries or lower the timeouts");

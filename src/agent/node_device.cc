@@ -32,26 +32,25 @@ Json CidrList(const std::vector<Ipv4Cidr>& cidrs) {
 // first IPv4 address is the node's address (NodePorts, masquerade). Without
 // one, off-node traffic is left to the kernel and NodePorts are not served.
 Status Agent::ResolveNodeDevice() {
-  auto nodeports = control::ParsePortRange(config_.nodeport_range);
-  if (!nodeports.ok()) return nodeports.status().Context("--nodeport-range");
+  // nodeport_ports_ was read by CheckPortRanges.
+  const control::PortRange& nodeports = nodeport_ports_;
   if (config_.snat_port_range.empty()) {
-    if (nodeports->last == 65535) {
-      return Status::Invalid("--nodeport-range " + nodeports->ToString() +
+    if (nodeports.last == 65535) {
+      return Status::Invalid("--nodeport-range " + nodeports.ToString() +
                              " leaves no ports above it for SNAT: give --snat-port-range");
     }
-    snat_ports_ = control::PortRange{static_cast<uint16_t>(nodeports->last + 1), 65535};
+    snat_ports_ = control::PortRange{static_cast<uint16_t>(nodeports.last + 1), 65535};
   } else {
     auto snat = control::ParsePortRange(config_.snat_port_range);
     if (!snat.ok()) return snat.status().Context("--snat-port-range");
     snat_ports_ = *snat;
   }
-  if (auto overlap = control::Overlap(snat_ports_, *nodeports)) {
+  if (auto overlap = control::Overlap(snat_ports_, nodeports)) {
     return Status::Invalid("--snat-port-range " + snat_ports_.ToString() +
-                           " overlaps the NodePort range " + nodeports->ToString() + " in " +
+                           " overlaps the NodePort range " + nodeports.ToString() + " in " +
                            overlap->ToString() +
                            ": masqueraded replies could be taken for NodePort traffic");
   }
-  nodeport_ports_ = *nodeports;
 
   std::string device = config_.node_device;
   if (device == "none") return Status::Ok();
@@ -88,8 +87,6 @@ kdp_node_config Agent::NodeConfig() const {
                          .node_ip = htonl(node_ip_),
                          .snat_port_min = snat_ports_.first,
                          .snat_port_max = snat_ports_.last,
-                         .nodeport_min = nodeport_ports_.first,
-                         .nodeport_max = nodeport_ports_.last,
                          .flags = config_.masquerade ? KDP_NODE_F_MASQUERADE : 0u,
                          .netns_cookie = netns_cookie_};
 }
@@ -219,10 +216,9 @@ void Agent::SweepNat() {
     RecordError("NAT sweep: " + removed.status().message());
     return;
   }
-  nat_swept_total_ += *removed;
-  auto count = map.Count();
-  if (count.ok() && MapFillJson(*count, config_.nat_max_entries)["pressure"].get<bool>()) {
-    RecordError("NAT map " + std::to_string(*count) + "/" +
+  nat_swept_total_ += removed->removed;
+  if (UnderPressure(removed->remaining, config_.nat_max_entries)) {
+    RecordError("NAT map " + std::to_string(removed->remaining) + "/" +
                 std::to_string(config_.nat_max_entries) + " full: raise --nat-max-entries");
   }
 }

@@ -28,7 +28,7 @@ Result<std::vector<control::NatRow>> NatMap::List() const {
   return rows;
 }
 
-Result<uint64_t> NatMap::Sweep(int ct_fd, uint64_t now_ns, uint64_t orphan_grace_ns) {
+Result<NatMap::SweepResult> NatMap::Sweep(int ct_fd, uint64_t now_ns, uint64_t orphan_grace_ns) {
   auto table = DumpMap<kdp_nat_key, kdp_nat_entry>(fd_, "the NAT map");
   if (!table.ok()) return table.status();
   uint64_t deleted = 0;
@@ -50,7 +50,7 @@ Result<uint64_t> NatMap::Sweep(int ct_fd, uint64_t now_ns, uint64_t orphan_grace
       remove(key);
     }
   }
-  return deleted;
+  return SweepResult{.removed = deleted, .remaining = table->size() - deleted};
 }
 
 Result<uint64_t> NatMap::Count() const {

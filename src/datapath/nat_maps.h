@@ -16,11 +16,14 @@ class NatMap {
  public:
   explicit NatMap(int fd) : fd_(fd) {}
   Result<std::vector<control::NatRow>> List() const;
+  struct SweepResult {
+    uint64_t removed = 0;
+    uint64_t remaining = 0;
+  };
   // Removes every pair whose flow has no live conntrack record (looked up in
   // ct_fd), and halves left alone by an eviction once older than
-  // orphan_grace_ns (younger ones may be a pair being written). Returns how
-  // many entries went.
-  Result<uint64_t> Sweep(int ct_fd, uint64_t now_ns, uint64_t orphan_grace_ns);
+  // orphan_grace_ns (younger ones may be a pair being written).
+  Result<SweepResult> Sweep(int ct_fd, uint64_t now_ns, uint64_t orphan_grace_ns);
   Result<uint64_t> Count() const;
 
  private:

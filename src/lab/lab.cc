@@ -324,7 +324,7 @@ Status WriteNodePods(const std::string& lab, const Json& state, const std::strin
 
 // How many cluster-state changes the node's agent has applied.
 Result<uint64_t> AgentGeneration(const std::string& lab, const std::string& node) {
-  auto status = api::Call(NodeSocket(lab, node), "status", Json::object(), 2000);
+  auto status = api::Call(NodeSocket(lab, node), "health", Json::object(), 2000);
   if (!status.ok()) return status.status();
   return (*status)["cluster"].value("generation", uint64_t{0});
 }
@@ -388,7 +388,7 @@ class LabBuilder {
                                     [&](const LabPod& pod) { return pod.node == node; });
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
     while (std::chrono::steady_clock::now() < deadline) {
-      auto status = api::Call(NodeSocket(spec_.name, node), "status", Json::object(), 2000);
+      auto status = api::Call(NodeSocket(spec_.name, node), "health", Json::object(), 2000);
       if (status.ok() && (*status)["cluster"].value("pods", 0u) == expected) return Status::Ok();
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
@@ -712,12 +712,20 @@ Status RestartAgent(const std::string& name, const std::string& node_name) {
 
 namespace {
 
+std::string PodKey(const Json& pod) {
+  return pod["namespace"].get<std::string>() + "/" + pod["name"].get<std::string>();
+}
+
 Json* FindPod(Json& state, const std::string& key) {
   for (auto& pod : state["pods"]) {
-    if (pod["namespace"].get<std::string>() + "/" + pod["name"].get<std::string>() == key)
-      return &pod;
+    if (PodKey(pod) == key) return &pod;
   }
   return nullptr;
+}
+
+bool HasPod(const Json& state, const std::string& key) {
+  const Json& pods = state["pods"];
+  return std::any_of(pods.begin(), pods.end(), [&](const Json& pod) { return PodKey(pod) == key; });
 }
 
 // Writes the node's pods and waits until its agent has applied them.
@@ -750,9 +758,9 @@ Status AddPods(const std::string& name, const std::string& file) {
     }
     std::string key = pod.namespace_ + "/" + pod.name;
     if (!builder.HasNode(pod.node)) return Status::Invalid(key + ": no node " + pod.node);
-    Json current = builder.State();
-    if (FindPod(current, key))
+    if (HasPod(builder.State(), key)) {
       return Status::Error(EEXIST, "pod " + key + " is already in the lab");
+    }
     KUBEDP_RETURN_IF_ERROR(builder.AddPod(pod, document));
     nodes.insert(pod.node);
   }

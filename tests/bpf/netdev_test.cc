@@ -42,8 +42,6 @@ class NodeDevice : public PodProgramFixture {
     config.node_ip = htonl(kNodeIp);
     config.snat_port_min = snat_min_;
     config.snat_port_max = snat_max_;
-    config.nodeport_min = 30000;
-    config.nodeport_max = 32767;
     config.flags = KDP_NODE_F_MASQUERADE;
     return config;
   }

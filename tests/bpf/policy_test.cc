@@ -53,17 +53,11 @@ class Policy : public PodProgramFixture {
   // Sends one segment and returns the reason the program counted for it.
   uint32_t Verdict(uint32_t saddr, uint32_t daddr, uint8_t protocol, uint16_t dport,
                    uint8_t tcp_flags = kSyn, uint16_t sport = 40000) {
-    PacketSpec spec;
-    spec.saddr = saddr;
-    spec.daddr = daddr;
-    spec.protocol = protocol;
-    spec.sport = sport;
-    spec.dport = dport;
-    spec.tcp_flags = tcp_flags;
     std::map<uint32_t, uint64_t> before;
     for (uint32_t r : kReasons) before[r] = Packets(r);
     std::vector<uint8_t> out;
-    Run(BuildPacket(spec), saddr == kPodA ? kIfA : kIfB, out);
+    Run(FlowPacket(saddr, daddr, sport, dport, protocol, tcp_flags), saddr == kPodA ? kIfA : kIfB,
+        out);
     for (uint32_t r : kReasons) {
       if (Packets(r) > before[r]) return r;
     }

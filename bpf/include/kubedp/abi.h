@@ -439,8 +439,7 @@ struct kdp_node_config {
   __u32 node_ip;       /* the node's address on it, network byte order */
   __u16 snat_port_min; /* host byte order, inclusive */
   __u16 snat_port_max;
-  __u16 nodeport_min;
-  __u16 nodeport_max;
+  __u32 reserved3;
   __u32 flags; /* KDP_NODE_F_* */
   __u32 reserved2;
   /* The node's network namespace (SO_NETNS_COOKIE): socket hooks attached to
