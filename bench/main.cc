@@ -11,6 +11,7 @@
 
 #include "bench/conntrack_scale.h"
 #include "bench/prog_cost.h"
+#include "bench/service_scale.h"
 #include "bench/traffic.h"
 #include "common/log.h"
 
@@ -25,14 +26,17 @@ std::string Format(double value) {
 }
 
 void PrintTable(const std::vector<Row>& rows) {
-  std::printf("%-52s | %14s | %15s | %6s | %6s | %6s | %s\n", "benchmark", "kubedp median",
+  std::printf("%-60s | %16s | %15s | %6s | %6s | %6s | %s\n", "benchmark", "kubedp median",
               "baseline median", "ratio", "spread", "rounds", "goal");
   for (const Row& row : rows) {
-    std::printf("%-52s | %14s | %15s | %6.3f | %5.1f%% | %6zu | %s (%s) %s\n", row.name.c_str(),
-                (Format(row.KubedpMedian()) + " " + row.unit).c_str(),
-                Format(row.BaselineMedian()).c_str(), row.Ratio(), 100 * row.Spread(),
-                row.kubedp.size(), row.goal.c_str(), row.baseline_name.c_str(),
-                row.met ? "met" : "MISSED");
+    std::string figure = Format(row.KubedpFigure()) + " " + row.unit + (row.p99 ? " p99" : "");
+    bool baseline = !row.baseline.empty();
+    char ratio[16] = "-";
+    if (baseline) std::snprintf(ratio, sizeof(ratio), "%.3f", row.Ratio());
+    std::printf("%-60s | %16s | %15s | %6s | %5.1f%% | %6zu | %s (%s) %s\n", row.name.c_str(),
+                figure.c_str(), baseline ? Format(row.BaselineFigure()).c_str() : "-", ratio,
+                100 * row.Spread(), row.kubedp.size(), row.goal.c_str(),
+                baseline ? row.baseline_name.c_str() : "absolute", row.met ? "met" : "MISSED");
   }
 }
 
@@ -54,6 +58,9 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_flag("!--no-traffic", traffic, "Only the in-kernel program cost");
   app.add_flag("!--no-throughput", throughput, "Skip iperf3");
+  bool scale = true;
+  app.add_flag("!--no-scale", scale,
+               "Skip Services at scale against kube-proxy's iptables and nftables modes");
   app.add_option("--json", json_path, "Where every round goes")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   kubedp::log::Init("bench", "warn");
@@ -82,6 +89,15 @@ int main(int argc, char** argv) {
         {.rounds = rounds, .seconds = seconds, .throughput = throughput});
     if (!measured.ok()) {
       std::cerr << "traffic: " << measured.status().message() << "\n";
+      return 1;
+    }
+    rows.insert(rows.end(), measured->begin(), measured->end());
+  }
+  if (traffic && scale) {
+    auto measured = kubedp::bench::MeasureServiceScale(
+        {.rounds = rounds, .seconds = seconds, .short_mode = short_mode});
+    if (!measured.ok()) {
+      std::cerr << "service scale: " << measured.status().message() << "\n";
       return 1;
     }
     rows.insert(rows.end(), measured->begin(), measured->end());

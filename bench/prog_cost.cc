@@ -237,10 +237,10 @@ Result<std::vector<Row>> MeasureProgramCost(const ProgCostOptions& options) {
       flow.row.baseline.push_back(Median(bare));
     }
   }
-  established.met = established.KubedpMedian() <= established.BaselineMedian() + 60;
+  established.met = established.KubedpFigure() <= established.BaselineFigure() + 60;
   std::vector<Row> rows{established};
   for (auto& flow : new_flows) {
-    flow.row.met = flow.row.KubedpMedian() <= flow.row.BaselineMedian() + 300;
+    flow.row.met = flow.row.KubedpFigure() <= flow.row.BaselineFigure() + 300;
     rows.push_back(flow.row);
   }
   return rows;

@@ -1,6 +1,7 @@
 // Per-round figures of one benchmark, A (kubedp) and B (baseline) measured
-// interleaved, and the row the suite prints: medians, their ratio, and the
-// spread (the interquartile range of the kubedp rounds over their median).
+// interleaved, and the row the suite prints: medians (or 99th percentiles),
+// their ratio, and the spread (the interquartile range of the kubedp rounds
+// over their median).
 #pragma once
 
 #include <algorithm>
@@ -37,24 +38,29 @@ struct Row {
   std::string baseline_name;     // "bare", "empty program", ...
   std::string goal;              // the target, in words ("ratio >= 0.95")
   bool met = false;
+  bool p99 = false;  // the figures are 99th percentiles (latencies), not medians
 
-  double KubedpMedian() const { return Median(kubedp); }
-  double BaselineMedian() const { return Median(baseline); }
+  double Figure(const std::vector<double>& rounds) const {
+    return p99 ? Quantile(rounds, 0.99) : Median(rounds);
+  }
+  double KubedpFigure() const { return Figure(kubedp); }
+  double BaselineFigure() const { return Figure(baseline); }
   double Ratio() const {
-    double base = BaselineMedian();
-    return base == 0 ? 0 : KubedpMedian() / base;
+    double base = BaselineFigure();
+    return base == 0 ? 0 : KubedpFigure() / base;
   }
   double Spread() const {
-    double median = KubedpMedian();
+    double median = Median(kubedp);
     return median == 0 ? 0 : (Quantile(kubedp, 0.75) - Quantile(kubedp, 0.25)) / median;
   }
 
   nlohmann::json Json() const {
     return nlohmann::json{{"benchmark", name},
                           {"unit", unit},
-                          {"kubedp_median", KubedpMedian()},
+                          {"statistic", p99 ? "p99" : "median"},
+                          {"kubedp", KubedpFigure()},
                           {"baseline", baseline_name},
-                          {"baseline_median", BaselineMedian()},
+                          {"baseline_figure", BaselineFigure()},
                           {"ratio", Ratio()},
                           {"spread", Spread()},
                           {"rounds", kubedp.size()},

@@ -20,7 +20,7 @@ packages=(
   # lab and tests
   iproute2 iputils-ping procps psmisc util-linux
   # benchmarks
-  iperf3
+  iperf3 iptables nftables  # kube-proxy's iptables and nftables modes as baselines
   # a real container runtime calling the CNI plugin (tests)
   podman runc conmon containernetworking-plugins busybox-static
 )

@@ -180,6 +180,9 @@ class Agent {
   uint64_t policy_revision_ = 0;
   // Counts the cluster state changes applied (the lab waits on it).
   uint64_t cluster_generation_ = 0;
+  // How long the last change took: reading and decoding the manifests, then
+  // compiling and writing the maps.
+  api::Json last_apply_ = api::Json::object();
   std::unique_ptr<PolicyLogger> policy_logger_;
   std::chrono::steady_clock::time_point next_log_flush_;
   api::Json policy_summary_ = api::Json::object();

@@ -3,6 +3,8 @@
 #include <bpf/bpf.h>
 #include <time.h>
 
+#include "datapath/map_sync.h"
+
 namespace kubedp::datapath {
 
 uint64_t MonotonicNowNs() {
@@ -11,29 +13,9 @@ uint64_t MonotonicNowNs() {
   return static_cast<uint64_t>(now.tv_sec) * 1000000000ull + static_cast<uint64_t>(now.tv_nsec);
 }
 
-// Reads the table a batch of buckets at a time (one syscall for thousands of
-// flows, where a key-by-key walk takes two each). Visiting may delete what it
-// was given: the batch cursor is a bucket index, unaffected by that.
 template <typename Visit>
 Status CtMap::ForEach(Visit visit) const {
-  constexpr uint32_t kBatch = 4096;
-  std::vector<kdp_ct_key> keys(kBatch);
-  std::vector<kdp_ct_entry> values(kBatch);
-  uint64_t cursor = 0, next = 0;  // opaque batch tokens (a bucket index)
-  bool first = true;
-  while (true) {
-    uint32_t count = kBatch;
-    int err = bpf_map_lookup_batch(fd_, first ? nullptr : &cursor, &next, keys.data(),
-                                   values.data(), &count, nullptr);
-    int saved = errno;
-    for (uint32_t i = 0; i < count; ++i) visit(keys[i], values[i]);
-    if (err != 0) {
-      if (saved == ENOENT) return Status::Ok();  // the end of the table
-      return Status::FromErrno(saved, "reading the conntrack map");
-    }
-    cursor = next;
-    first = false;
-  }
+  return ForEachEntry<kdp_ct_key, kdp_ct_entry>(fd_, "the conntrack map", visit);
 }
 
 Result<std::vector<control::CtRow>> CtMap::List(const control::CtFilter& filter) const {

@@ -8,6 +8,7 @@
 
 #include "k8s/cidr.h"
 #include "k8s/field.h"
+#include "k8s/yaml_json.h"
 
 namespace kubedp::k8s {
 namespace {
@@ -498,35 +499,38 @@ const KindInfo* FindKind(std::string_view api_version, std::string_view kind) {
   return nullptr;
 }
 
-// Reads a scalar for labelling an object in messages, before validation.
-std::string LooseScalar(const YAML::Node& node) {
-  return node.IsDefined() && node.IsScalar() ? node.Scalar() : std::string();
+using Json = nlohmann::json;
+
+// Reads a string for labelling an object in messages, before validation.
+std::string LooseString(const Json& node, std::string_view key) {
+  auto it = node.find(key);
+  return it != node.end() && it->is_string() ? it->get<std::string>() : std::string();
 }
 
 // "Pod default/web", "Node n1", "Pod" when the name is missing, "" without a kind.
-std::string Identify(const YAML::Node& root) {
-  std::string kind = LooseScalar(root["kind"]);
+std::string Identify(const Json& root) {
+  std::string kind = LooseString(root, "kind");
   if (kind.empty()) return "";
-  const YAML::Node meta = root["metadata"];
-  bool meta_is_map = meta.IsDefined() && meta.IsMap();
-  std::string name = meta_is_map ? LooseScalar(meta["name"]) : "";
+  auto meta = root.find("metadata");
+  bool meta_is_map = meta != root.end() && meta->is_object();
+  std::string name = meta_is_map ? LooseString(*meta, "name") : "";
   if (name.empty()) return kind;
-  std::string ns = meta_is_map ? LooseScalar(meta["namespace"]) : "";
-  const KindInfo* info = FindKind(LooseScalar(root["apiVersion"]), kind);
+  std::string ns = meta_is_map ? LooseString(*meta, "namespace") : "";
+  const KindInfo* info = FindKind(LooseString(root, "apiVersion"), kind);
   if (info != nullptr && !info->namespaced) ns.clear();
   if (info != nullptr && info->namespaced && ns.empty()) ns = "default";
   return kind + " " + (ns.empty() ? name : ns + "/" + name);
 }
 
 // "pods.yaml: document 2 (Pod default/web)": what error messages start with.
-std::string Prefix(std::string_view where, const YAML::Node& node) {
-  std::string identity = node.IsDefined() && node.IsMap() ? Identify(node) : "";
+std::string Prefix(std::string_view where, const Json& node) {
+  std::string identity = node.is_object() ? Identify(node) : "";
   return std::string(where) + (identity.empty() ? "" : " (" + identity + ")");
 }
 
 // Checks the document is a mapping and reads apiVersion and kind.
 Status ReadHeader(const Field& root, std::string* api_version, std::string* kind) {
-  if (!root.Present() || !root.node().IsMap()) return root.WrongType("a mapping");
+  if (!root.Present() || !root.node().is_object()) return root.WrongType("a mapping");
   KUBEDP_RETURN_IF_ERROR(ExpectMap(root));
   KUBEDP_RETURN_IF_ERROR(ReadRequiredString(root["kind"], kind));
   return ReadRequiredString(root["apiVersion"], api_version);
@@ -550,9 +554,9 @@ Status DecodeModeled(const Field& root, const KindInfo& info, std::string_view a
 
 // Decodes one document into *object, or sets *skipped when its kind is not
 // modeled. Errors are prefixed with where and the object's identity.
-Status DecodeDocument(const YAML::Node& node, std::string_view where, std::optional<Object>* object,
+Status DecodeDocument(const Json& node, std::string_view where, std::optional<Object>* object,
                       std::string* skipped) {
-  Field root(node, "");
+  Field root(&node, "");
   std::string api_version, kind;
   KUBEDP_RETURN_IF_ERROR(ReadHeader(root, &api_version, &kind).Context(Prefix(where, node)));
   const KindInfo* info = FindKind(api_version, kind);
@@ -567,7 +571,7 @@ Status DecodeDocument(const YAML::Node& node, std::string_view where, std::optio
   return Status::Ok();
 }
 
-Status DecodeInto(const YAML::Node& node, std::string_view where, DecodeOutput* out) {
+Status DecodeInto(const Json& node, std::string_view where, DecodeOutput* out) {
   std::optional<Object> object;
   std::string skipped;
   KUBEDP_RETURN_IF_ERROR(DecodeDocument(node, where, &object, &skipped));
@@ -581,32 +585,35 @@ bool IsListKind(std::string_view kind) {
 }
 
 // A list document: "kind: List", or a typed list such as PodList with items.
-bool IsList(const YAML::Node& node) {
-  if (!node.IsMap()) return false;
-  std::string kind = LooseScalar(node["kind"]);
-  return kind == "List" || (IsListKind(kind) && node["items"].IsDefined());
+bool IsList(const Json& node) {
+  if (!node.is_object()) return false;
+  std::string kind = LooseString(node, "kind");
+  return kind == "List" || (IsListKind(kind) && node.contains("items"));
 }
 
 // Items of a typed list (PodList as the API server returns it) carry no
-// kind or apiVersion of their own; they inherit them from the list.
-YAML::Node WithListDefaults(const YAML::Node& item, std::string_view list_kind,
-                            const YAML::Node& list_api_version) {
-  if (list_kind == "List" || !item.IsMap()) return item;
-  if (item["kind"].IsDefined() && item["apiVersion"].IsDefined()) return item;
-  YAML::Node copy = YAML::Clone(item);
-  if (!copy["kind"].IsDefined()) {
-    copy["kind"] = std::string(list_kind.substr(0, list_kind.size() - 4));
+// kind or apiVersion of their own; they inherit them from the list. Returns
+// the item itself when it has both, or else a completed copy in *completed.
+const Json& WithListDefaults(const Json& item, std::string_view list_kind,
+                             const Json& list_api_version, Json* completed) {
+  if (list_kind == "List" || !item.is_object()) return item;
+  if (item.contains("kind") && item.contains("apiVersion")) return item;
+  *completed = item;
+  if (!completed->contains("kind")) {
+    (*completed)["kind"] = std::string(list_kind.substr(0, list_kind.size() - 4));
   }
-  if (!copy["apiVersion"].IsDefined()) copy["apiVersion"] = list_api_version;
-  return copy;
+  if (!completed->contains("apiVersion")) (*completed)["apiVersion"] = list_api_version;
+  return *completed;
 }
 
-Status DecodeList(const YAML::Node& node, std::string_view where, std::string_view kind,
+Status DecodeList(const Json& node, std::string_view where, std::string_view kind,
                   DecodeOutput* out) {
-  Field root(node, "");
+  Field root(&node, "");
+  const Json api_version = node.value("apiVersion", Json());
   return ForEach(root["items"], [&](const Field& item) {
     std::string item_where = std::string(where) + ", " + item.path();
-    const YAML::Node resolved = WithListDefaults(item.node(), kind, node["apiVersion"]);
+    Json completed;
+    const Json& resolved = WithListDefaults(item.node(), kind, api_version, &completed);
     if (IsList(resolved)) {
       return Status::Invalid(item_where + ": lists inside lists are not supported");
     }
@@ -614,36 +621,64 @@ Status DecodeList(const YAML::Node& node, std::string_view where, std::string_vi
   });
 }
 
-Status DecodeAnyDocument(const YAML::Node& node, std::string_view where, DecodeOutput* out) {
+Status DecodeAnyDocument(const Json& node, std::string_view where, DecodeOutput* out) {
   if (!IsList(node)) return DecodeInto(node, where, out);
   std::string api_version, kind;
-  Status header = ReadHeader(Field(node, ""), &api_version, &kind);
+  Status header = ReadHeader(Field(&node, ""), &api_version, &kind);
   if (!header.ok()) return header.Context(Prefix(where, node));
   return DecodeList(node, where, kind, out);
 }
 
-}  // namespace
+// nlohmann's document builder, also catching duplicate keys (it would keep
+// the last). Its filtering callback parser could do this too, at five times
+// the cost; a large state arrives as JSON, so this path must stay fast.
+class StrictJsonBuilder : public nlohmann::detail::json_sax_dom_parser<Json> {
+ public:
+  using Base = nlohmann::detail::json_sax_dom_parser<Json>;
+  explicit StrictJsonBuilder(Json& root) : Base(root, /*allow_exceptions=*/true) {}
 
-bool IsModeledKind(std::string_view api_version, std::string_view kind) {
-  return FindKind(api_version, kind) != nullptr;
-}
+  bool start_object(std::size_t size) {
+    open_keys_.emplace_back();
+    return Base::start_object(size);
+  }
+  bool end_object() {
+    open_keys_.pop_back();
+    return Base::end_object();
+  }
+  bool key(Json::string_t& key) {
+    auto& keys = open_keys_.back();  // objects are small: a list beats a set
+    if (duplicate_.empty() && std::find(keys.begin(), keys.end(), key) != keys.end()) {
+      duplicate_ = key;
+    }
+    keys.push_back(key);
+    return Base::key(key);
+  }
+  const std::string& duplicate() const { return duplicate_; }
 
-Result<Object> DecodeObject(const YAML::Node& node, std::string_view where) {
-  std::optional<Object> object;
-  std::string skipped;
+ private:
+  std::vector<std::vector<std::string>> open_keys_;  // one list per open object
+  std::string duplicate_;
+};
+
+// A JSON file holds one document (what `kubectl get -o json` writes).
+Result<Json> ParseJson(std::string_view text, std::string_view origin) {
+  Json document;
+  StrictJsonBuilder builder(document);
   try {
-    KUBEDP_RETURN_IF_ERROR(DecodeDocument(node, where, &object, &skipped));
-  } catch (const YAML::Exception& e) {
-    // Not expected (reads check types first), but never let one escape.
-    return Status::Invalid(std::string(where) + ": " + e.msg);
+    Json::sax_parse(text, &builder);
+  } catch (const Json::parse_error& e) {
+    std::string what = e.what();
+    size_t detail = what.find("] ");  // drop nlohmann's "[json.exception...] "
+    return Status::Invalid(std::string(origin) + ": " +
+                           (detail == std::string::npos ? what : what.substr(detail + 2)));
   }
-  if (!object.has_value()) {
-    return Status::Error(ENOTSUP, std::string(where) + " (" + skipped + "): kind is not modeled");
+  if (!builder.duplicate().empty()) {
+    return Status::Invalid(std::string(origin) + ": duplicate key " + Quote(builder.duplicate()));
   }
-  return std::move(*object);
+  return document;
 }
 
-Result<DecodeOutput> DecodeManifests(std::string_view text, std::string_view origin) {
+Result<std::vector<Json>> ParseYaml(std::string_view text, std::string_view origin) {
   std::vector<YAML::Node> documents;
   try {
     documents = YAML::LoadAll(std::string(text));
@@ -653,15 +688,55 @@ Result<DecodeOutput> DecodeManifests(std::string_view text, std::string_view ori
   } catch (const YAML::Exception& e) {
     return Status::Invalid(std::string(origin) + ": " + e.msg);
   }
+  std::vector<Json> out;
+  for (size_t i = 0; i < documents.size(); ++i) {
+    std::string problem;
+    // An empty document ("---" with nothing, or only comments) stays null.
+    out.push_back(documents[i].IsNull() ? Json() : YamlToJson(documents[i], &problem));
+    if (!problem.empty()) {
+      return Status::Invalid(
+          Prefix(std::string(origin) + ": document " + std::to_string(i + 1), out.back()) + ": " +
+          problem);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+bool IsModeledKind(std::string_view api_version, std::string_view kind) {
+  return FindKind(api_version, kind) != nullptr;
+}
+
+Result<Object> DecodeObject(const nlohmann::json& node, std::string_view where) {
+  std::optional<Object> object;
+  std::string skipped;
+  KUBEDP_RETURN_IF_ERROR(DecodeDocument(node, where, &object, &skipped));
+  if (!object.has_value()) {
+    return Status::Error(ENOTSUP, std::string(where) + " (" + skipped + "): kind is not modeled");
+  }
+  return std::move(*object);
+}
+
+Result<DecodeOutput> DecodeManifests(std::string_view text, std::string_view origin) {
+  std::vector<Json> documents;
+  if (origin.ends_with(".json")) {
+    bool blank = text.find_first_not_of(" \t\r\n") == std::string_view::npos;
+    if (!blank) {
+      auto parsed = ParseJson(text, origin);
+      if (!parsed.ok()) return parsed.status();
+      documents.push_back(std::move(*parsed));
+    }
+  } else {
+    auto parsed = ParseYaml(text, origin);
+    if (!parsed.ok()) return parsed.status();
+    documents = std::move(*parsed);
+  }
   DecodeOutput out;
   for (size_t i = 0; i < documents.size(); ++i) {
-    if (documents[i].IsNull()) continue;  // "---" with nothing, or only comments
+    if (documents[i].is_null()) continue;
     std::string where = std::string(origin) + ": document " + std::to_string(i + 1);
-    try {
-      KUBEDP_RETURN_IF_ERROR(DecodeAnyDocument(documents[i], where, &out));
-    } catch (const YAML::Exception& e) {
-      return Status::Invalid(where + ": " + e.msg);
-    }
+    KUBEDP_RETURN_IF_ERROR(DecodeAnyDocument(documents[i], where, &out));
   }
   return out;
 }

@@ -9,16 +9,13 @@
 // fields are ignored so manifests written for a full cluster load unchanged.
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "common/result.h"
 #include "k8s/objects.h"
-
-namespace YAML {
-class Node;
-}
 
 namespace kubedp::k8s {
 
@@ -36,10 +33,11 @@ struct DecodeOutput {
 // version of a file instead of applying half of it.
 Result<DecodeOutput> DecodeManifests(std::string_view text, std::string_view origin);
 
-// Decodes one already-parsed document; where prefixes error messages
+// Decodes one already-parsed document (YAML converts with YamlToJson); where prefixes error
+// messages
 // ("lab.yaml: document 3"). A document of a kind that is not modeled yields a
 // Status with code ENOTSUP (see IsModeledKind); anything malformed is EINVAL.
-Result<Object> DecodeObject(const YAML::Node& node, std::string_view where);
+Result<Object> DecodeObject(const nlohmann::json& node, std::string_view where);
 
 // Whether DecodeObject understands this apiVersion group and kind. A kind of
 // the right name in another group (say a Knative "Service") is not modeled.

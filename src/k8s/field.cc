@@ -1,8 +1,7 @@
 #include "k8s/field.h"
 
 #include <algorithm>
-#include <charconv>
-#include <set>
+#include <cmath>
 
 namespace kubedp::k8s {
 
@@ -24,57 +23,17 @@ std::string Quote(std::string_view s) {
 
 namespace {
 
-// Scalars. yaml-cpp keeps every scalar as text; the tag tells quoted ("!")
-// from plain ("?") ones, which is what separates the string "80" from the
-// number 80. Plain scalars are resolved like YAML 1.2's core schema.
-
-enum class ScalarType { kString, kInt, kFloat, kBool };
-
-bool IsDigits(std::string_view s) {
-  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
-}
-
-std::string_view StripSign(std::string_view s) {
-  if (!s.empty() && (s[0] == '-' || s[0] == '+')) s.remove_prefix(1);
-  return s;
-}
-
-bool IsFloatLiteral(std::string_view s) {
-  s = StripSign(s);
-  if (s == ".inf" || s == ".Inf" || s == ".INF" || s == ".nan" || s == ".NaN" || s == ".NAN") {
-    return true;
-  }
-  size_t exp = s.find_first_of("eE");
-  std::string_view mantissa = s.substr(0, exp);
-  if (exp != std::string_view::npos && !IsDigits(StripSign(s.substr(exp + 1)))) return false;
-  size_t dot = mantissa.find('.');
-  if (dot == std::string_view::npos) return exp != std::string_view::npos && IsDigits(mantissa);
-  std::string_view whole = mantissa.substr(0, dot);
-  std::string_view frac = mantissa.substr(dot + 1);
-  if (whole.empty() && frac.empty()) return false;
-  return (whole.empty() || IsDigits(whole)) && (frac.empty() || IsDigits(frac));
-}
-
-ScalarType Classify(const YAML::Node& node) {
-  const std::string& tag = node.Tag();
-  if (tag == "!" || tag == "tag:yaml.org,2002:str") return ScalarType::kString;
-  const std::string& s = node.Scalar();
-  if (IsDigits(StripSign(s))) return ScalarType::kInt;
-  if (IsFloatLiteral(s)) return ScalarType::kFloat;
-  if (s == "true" || s == "True" || s == "TRUE" || s == "false" || s == "False" || s == "FALSE") {
-    return ScalarType::kBool;
-  }
-  return ScalarType::kString;
-}
-
 // How a value appears after "got" in an error.
-std::string Describe(const YAML::Node& node) {
-  if (!node.IsDefined()) return "nothing";
-  if (node.IsMap()) return "a mapping";
-  if (node.IsSequence()) return "a list";
-  if (!node.IsScalar()) return "null";
-  if (Classify(node) == ScalarType::kString) return Quote(node.Scalar());
-  return node.Scalar();
+std::string Describe(const nlohmann::json* node) {
+  if (node == nullptr) return "nothing";
+  if (node->is_object()) return "a mapping";
+  if (node->is_array()) return "a list";
+  if (node->is_null()) return "null";
+  if (node->is_string()) return Quote(node->get_ref<const std::string&>());
+  if (node->is_number_float() && !std::isfinite(node->get<double>())) {
+    return std::isnan(node->get<double>()) ? ".nan" : node->get<double>() > 0 ? ".inf" : "-.inf";
+  }
+  return node->dump();
 }
 
 std::string Join(std::initializer_list<std::string_view> values) {
@@ -107,16 +66,15 @@ bool IsValidPortName(std::string_view name) {
 
 Field Field::operator[](std::string_view key) const {
   std::string path = path_.empty() ? std::string(key) : path_ + "." + std::string(key);
-  if (!Present() || !node_.IsMap()) {
-    return Field(YAML::Node(YAML::NodeType::Undefined), std::move(path));
-  }
-  const YAML::Node& node = node_;  // the non-const operator[] would insert
-  return Field(node[std::string(key)], std::move(path));
+  if (!Present() || !node_->is_object()) return Field(nullptr, std::move(path));
+  auto it = node_->find(key);
+  return Field(it == node_->end() ? nullptr : &*it, std::move(path));
 }
 
 Field Field::At(size_t i) const {
-  const YAML::Node& node = node_;
-  return Field(node[i], path_ + "[" + std::to_string(i) + "]");
+  const nlohmann::json* item =
+      Present() && node_->is_array() && i < node_->size() ? &(*node_)[i] : nullptr;
+  return Field(item, path_ + "[" + std::to_string(i) + "]");
 }
 
 Status Field::Fail(std::string_view problem) const {
@@ -125,21 +83,13 @@ Status Field::Fail(std::string_view problem) const {
 }
 
 Status Field::WrongType(std::string_view expected) const {
-  return Fail("expected " + std::string(expected) + ", got " + Describe(node_));
+  return Fail("expected " + std::string(expected) + ", got " +
+              Describe(Present() ? node_ : nullptr));
 }
 
-// Duplicate keys are legal for yaml-cpp but kubectl rejects them, and
-// silently picking one would hide a mistake.
 Status ExpectMap(const Field& f) {
   if (!f.Present()) return Status::Ok();
-  if (!f.node().IsMap()) return f.WrongType("a mapping");
-  std::set<std::string> keys;
-  for (const auto& entry : f.node()) {
-    if (!entry.first.IsScalar()) return f.Fail("mapping keys must be strings");
-    if (!keys.insert(entry.first.Scalar()).second) {
-      return f.Fail("duplicate key " + Quote(entry.first.Scalar()));
-    }
-  }
+  if (!f.node().is_object()) return f.WrongType("a mapping");
   return Status::Ok();
 }
 
@@ -150,7 +100,7 @@ Status Required(const Field& f) {
 
 Status ForEach(const Field& f, const std::function<Status(const Field&)>& fn) {
   if (!f.Present()) return Status::Ok();
-  if (!f.node().IsSequence()) return f.WrongType("a list");
+  if (!f.node().is_array()) return f.WrongType("a list");
   for (size_t i = 0; i < f.node().size(); ++i) {
     KUBEDP_RETURN_IF_ERROR(fn(f.At(i)));
   }
@@ -159,10 +109,8 @@ Status ForEach(const Field& f, const std::function<Status(const Field&)>& fn) {
 
 Status ReadString(const Field& f, std::string* out) {
   if (!f.Present()) return Status::Ok();
-  if (!f.node().IsScalar() || Classify(f.node()) != ScalarType::kString) {
-    return f.WrongType("a string");
-  }
-  *out = f.node().Scalar();
+  if (!f.node().is_string()) return f.WrongType("a string");
+  *out = f.node().get_ref<const std::string&>();
   return Status::Ok();
 }
 
@@ -190,11 +138,8 @@ Status ReadProtocol(const Field& f, std::string* out) {
 
 Status ReadOptionalBool(const Field& f, std::optional<bool>* out) {
   if (!f.Present()) return Status::Ok();
-  if (!f.node().IsScalar() || Classify(f.node()) != ScalarType::kBool) {
-    return f.WrongType("a boolean");
-  }
-  char first = f.node().Scalar()[0];
-  *out = first == 't' || first == 'T';
+  if (!f.node().is_boolean()) return f.WrongType("a boolean");
+  *out = f.node().get<bool>();
   return Status::Ok();
 }
 
@@ -207,17 +152,13 @@ Status ReadBool(const Field& f, bool* out) {
 
 Status ReadOptionalInt32(const Field& f, std::optional<int32_t>* out) {
   if (!f.Present()) return Status::Ok();
-  if (!f.node().IsScalar() || Classify(f.node()) != ScalarType::kInt) {
-    return f.WrongType("an integer");
-  }
-  std::string_view text = f.node().Scalar();
-  if (!text.empty() && text[0] == '+') text.remove_prefix(1);
-  int32_t value = 0;
-  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc() || ptr != text.data() + text.size()) {
-    return f.WrongType("a 32-bit integer");
-  }
-  *out = value;
+  if (!f.node().is_number_integer()) return f.WrongType("an integer");
+  int64_t value =
+      f.node().is_number_unsigned()
+          ? static_cast<int64_t>(std::min<uint64_t>(f.node().get<uint64_t>(), INT64_MAX))
+          : f.node().get<int64_t>();
+  if (value < INT32_MIN || value > INT32_MAX) return f.WrongType("a 32-bit integer");
+  *out = static_cast<int32_t>(value);
   return Status::Ok();
 }
 
@@ -253,9 +194,8 @@ Status ReadStringList(const Field& f, std::vector<std::string>* out) {
 Status ReadStringMap(const Field& f, std::map<std::string, std::string>* out) {
   KUBEDP_RETURN_IF_ERROR(ExpectMap(f));
   if (!f.Present()) return Status::Ok();
-  for (const auto& entry : f.node()) {
-    const std::string& key = entry.first.Scalar();
-    Field value(entry.second, f.path() + "[" + Quote(key) + "]");
+  for (const auto& [key, item] : f.node().items()) {
+    Field value(&item, f.path() + "[" + Quote(key) + "]");
     std::string text;  // a null value is an empty string, as kubectl reads it
     KUBEDP_RETURN_IF_ERROR(ReadString(value, &text));
     (*out)[key] = std::move(text);
@@ -265,7 +205,7 @@ Status ReadStringMap(const Field& f, std::map<std::string, std::string>* out) {
 
 Status ReadPortRef(const Field& f, std::optional<IntOrString>* out) {
   if (!f.Present()) return Status::Ok();
-  if (f.node().IsScalar() && Classify(f.node()) == ScalarType::kInt) {
+  if (f.node().is_number_integer()) {
     int32_t number = 0;
     KUBEDP_RETURN_IF_ERROR(ReadInt32(f, &number));
     KUBEDP_RETURN_IF_ERROR(CheckRange(f, number, 1, 65535));

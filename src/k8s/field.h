@@ -1,14 +1,14 @@
-// Typed, path-aware reads from a parsed YAML/JSON document, for decode.cc.
+// Typed, path-aware reads from a parsed document (JSON, or YAML converted by
+// yaml_json.h), for decode.cc.
 // Every failure names the field path ("spec.ports[0].port") and what was
 // found instead, so the decoder only adds file, document and object.
 #pragma once
-
-#include <yaml-cpp/yaml.h>
 
 #include <cstdint>
 #include <functional>
 #include <initializer_list>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -20,19 +20,20 @@
 
 namespace kubedp::k8s {
 
-// A node and its path from the document root.
+// A node and its path from the document root. The node is borrowed: the
+// document outlives every Field read from it.
 class Field {
  public:
-  Field(YAML::Node node, std::string path) : node_(std::move(node)), path_(std::move(path)) {}
+  Field(const nlohmann::json* node, std::string path) : node_(node), path_(std::move(path)) {}
 
   // Absent and null are the same to the API: the field is unset.
-  bool Present() const { return node_.IsDefined() && !node_.IsNull(); }
-  const YAML::Node& node() const { return node_; }
+  bool Present() const { return node_ != nullptr && !node_->is_null(); }
+  // Only when Present().
+  const nlohmann::json& node() const { return *node_; }
   const std::string& path() const { return path_; }
 
   // A child of a mapping. Any child of an absent field or of a non-mapping is
-  // absent (ExpectMap reports the wrong type where it matters); checking
-  // first also keeps yaml-cpp from throwing on a missing node.
+  // absent (ExpectMap reports the wrong type where it matters).
   Field operator[](std::string_view key) const;
   // An item of a sequence.
   Field At(size_t i) const;
@@ -43,14 +44,15 @@ class Field {
   Status WrongType(std::string_view expected) const;
 
  private:
-  YAML::Node node_;
+  const nlohmann::json* node_;
   std::string path_;
 };
 
 // A string as shown in messages: double-quoted, escaped, cut when long.
 std::string Quote(std::string_view s);
 
-// OK when the field is unset or a mapping with unique string keys.
+// OK when the field is unset or a mapping (keys are unique strings by then:
+// the parsers check that).
 Status ExpectMap(const Field& f);
 // Fails with "required field is missing" when the field is unset.
 Status Required(const Field& f);

@@ -17,6 +17,7 @@
 #include "control/policy_oracle.h"
 #include "datapath/pins.h"
 #include "k8s/decode.h"
+#include "k8s/yaml_json.h"
 #include "lab/probe.h"
 #include "lab/process.h"
 #include "netdev/netdev.h"
@@ -102,33 +103,6 @@ std::string ContainerId(const std::string& lab, const std::string& ns, const std
 
 // YAML to JSON keeping what each scalar means: quoted stays a string, plain
 // scalars resolve to null, booleans and numbers as YAML 1.2's core schema says.
-Json ToJson(const YAML::Node& node) {
-  switch (node.Type()) {
-    case YAML::NodeType::Sequence: {
-      Json out = Json::array();
-      for (const auto& item : node) out.push_back(ToJson(item));
-      return out;
-    }
-    case YAML::NodeType::Map: {
-      Json out = Json::object();
-      for (const auto& item : node) out[item.first.as<std::string>()] = ToJson(item.second);
-      return out;
-    }
-    case YAML::NodeType::Scalar: {
-      const std::string& text = node.Scalar();
-      if (node.Tag() == "!") return text;
-      if (text == "null" || text == "~" || text.empty()) return nullptr;
-      if (text == "true" || text == "True") return true;
-      if (text == "false" || text == "False") return false;
-      Json number = Json::parse(text, nullptr, false);
-      if (!number.is_discarded() && number.is_number()) return number;
-      return text;
-    }
-    default:
-      return nullptr;
-  }
-}
-
 std::string ListOf(const std::vector<Json>& items) {
   return Json{{"apiVersion", "v1"}, {"kind", "List"}, {"items", items}}.dump(2);
 }
@@ -232,7 +206,7 @@ Result<LabSpec> ParseLabFile(const std::string& text, const std::string& origin)
     return Status::Invalid(origin + ": " + e.what());
   }
   LabSpec spec;
-  std::vector<std::pair<YAML::Node, k8s::Pod>> pods;
+  std::vector<std::pair<Json, k8s::Pod>> pods;
   bool has_lab = false;
   for (size_t i = 0; i < docs.size(); ++i) {
     const YAML::Node& doc = docs[i];
@@ -248,12 +222,15 @@ Result<LabSpec> ParseLabFile(const std::string& text, const std::string& origin)
       log::Warn("lab file: kind not modelled, ignored", {{"where", where}, {"kind", kind}});
       continue;
     }
-    auto object = k8s::DecodeObject(doc, where);
+    std::string problem;
+    Json json = k8s::YamlToJson(doc, &problem);
+    if (!problem.empty()) return Status::Invalid(where + ": " + problem);
+    auto object = k8s::DecodeObject(json, where);
     if (!object.ok()) return object.status();
     if (auto* pod = std::get_if<k8s::Pod>(&*object)) {
-      pods.emplace_back(doc, *pod);
+      pods.emplace_back(std::move(json), *pod);
     } else {
-      spec.cluster_documents.push_back(ToJson(doc));
+      spec.cluster_documents.push_back(std::move(json));
     }
   }
   if (!has_lab) {
@@ -277,7 +254,7 @@ Result<LabSpec> ParseLabFile(const std::string& text, const std::string& origin)
     }
     doc["spec"]["nodeName"] = node;
     spec.pods.push_back(LabPod{pod.meta.namespace_, pod.meta.name, node, pod.ports, ""});
-    spec.pod_documents.push_back(ToJson(doc));
+    spec.pod_documents.push_back(std::move(doc));
   }
   return spec;
 }

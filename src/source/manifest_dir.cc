@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <filesystem>
+#include <functional>
 #include <set>
 #include <utility>
 
@@ -74,6 +75,7 @@ ReloadReport ManifestDirectory::Reload() {
     return report;
   }
   std::erase_if(last_good_, [&](const auto& entry) { return !names->contains(entry.first); });
+  std::erase_if(last_read_, [&](const auto& entry) { return !names->contains(entry.first); });
   for (const std::string& name : *names) LoadFile(name, &report);
   k8s::ClusterState before = std::move(state_);
   Merge(&report);
@@ -90,13 +92,21 @@ void ManifestDirectory::LoadFile(const std::string& name, ReloadReport* report) 
     report->errors.push_back({path, text.status().message()});
     return;
   }
+  size_t text_hash = std::hash<std::string>{}(*text);
+  auto seen = last_read_.find(name);
+  if (seen != last_read_.end() && seen->second.text_hash == text_hash) {
+    if (!seen->second.error.empty()) report->errors.push_back({path, seen->second.error});
+    return;
+  }
   Result<k8s::DecodeOutput> decoded = k8s::DecodeManifests(*text, name);
   if (!decoded.ok()) {
     // The previous good objects of this file (if any) stay in last_good_.
     report->errors.push_back({path, decoded.status().message()});
+    last_read_[name] = LastRead{text_hash, decoded.status().message()};
     return;
   }
   last_good_[name] = std::move(decoded->objects);
+  last_read_[name] = LastRead{text_hash, ""};
 }
 
 void ManifestDirectory::Merge(ReloadReport* report) {

@@ -33,7 +33,8 @@ class ManifestDirectory {
   explicit ManifestDirectory(std::string dir);
 
   // Re-reads every manifest file directly in the directory (symlinks are
-  // followed, so a mounted ConfigMap works). A file that fails to read or
+  // followed, so a mounted ConfigMap works); a file whose text is unchanged
+  // is not decoded again. A file that fails to read or
   // decode keeps its last good objects in force; a deleted file takes its
   // objects with it. When two files define the same kind and key, the file
   // whose name sorts last wins and a warning names both.
@@ -48,8 +49,17 @@ class ManifestDirectory {
   // Rebuilds state_ from last_good_, reporting keys defined more than once.
   void Merge(ReloadReport* report);
 
+  // What a file held when last decoded (its text's hash), and why it was
+  // rejected (empty when it decoded). Timestamps would not do: an edit
+  // within one clock tick keeps the size and the modification time.
+  struct LastRead {
+    size_t text_hash = 0;
+    std::string error;
+  };
+
   std::string dir_;
   std::map<std::string, std::vector<k8s::Object>> last_good_;  // by file name
+  std::map<std::string, LastRead> last_read_;                  // by file name
   k8s::ClusterState state_;
 };
 

@@ -468,14 +468,15 @@ TEST(DecodeManifests, NestedListIsAnError) {
 }
 
 TEST(DecodeObject, DecodesAParsedNode) {
-  YAML::Node node = YAML::Load("apiVersion: v1\nkind: Node\nmetadata: {name: n1}\n");
+  auto node =
+      nlohmann::json::parse(R"({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "n1"}})");
   Result<Object> object = DecodeObject(node, "lab.yaml: document 3");
   ASSERT_TRUE(object.ok()) << object.status().message();
   EXPECT_EQ(KindOf(*object), "Node");
 }
 
 TEST(DecodeObject, UnmodeledKindIsNotSupported) {
-  YAML::Node node = YAML::Load("apiVersion: kubedp.io/v1\nkind: Lab\n");
+  auto node = nlohmann::json::parse(R"({"apiVersion": "kubedp.io/v1", "kind": "Lab"})");
   Result<Object> object = DecodeObject(node, "lab.yaml: document 1");
   ASSERT_FALSE(object.ok());
   EXPECT_EQ(object.status().code(), ENOTSUP);
@@ -495,6 +496,69 @@ spec:
   someFutureField: {x: 1}
 )");
   EXPECT_EQ(pod.meta.name, "web");
+}
+
+// JSON files (what the API server serves, and the fast path for a large
+// state) are parsed as JSON, with the same types and messages as YAML.
+TEST(DecodeManifestsJson, ListOfObjects) {
+  Result<DecodeOutput> out = DecodeManifests(
+      R"({"apiVersion": "v1", "kind": "List", "items": [
+           {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web"},
+            "spec": {"clusterIP": "10.96.0.10", "ports": [{"port": 80, "targetPort": "http"}]}},
+           {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop"}}]})",
+      "state.json");
+  ASSERT_TRUE(out.ok()) << out.status().message();
+  ASSERT_EQ(out->objects.size(), 2u);
+  const auto& service = std::get<Service>(out->objects[0]);
+  EXPECT_EQ(service.meta.Key(), "default/web");
+  ASSERT_EQ(service.ports.size(), 1u);
+  EXPECT_EQ(service.ports[0].port, 80);
+  EXPECT_EQ(service.ports[0].target_port.name, "http");
+}
+
+TEST(DecodeManifestsJson, QuotedNumberIsNotAPort) {
+  Result<DecodeOutput> out = DecodeManifests(
+      R"({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web"},
+          "spec": {"ports": [{"port": "80"}]}})",
+      "web.json");
+  ASSERT_FALSE(out.ok());
+  EXPECT_EQ(out.status().message(),
+            "web.json: document 1 (Service default/web): spec.ports[0].port: expected an integer, "
+            "got \"80\"");
+}
+
+TEST(DecodeManifestsJson, DuplicateKeyIsAnError) {
+  Result<DecodeOutput> out = DecodeManifests(
+      R"({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"},
+          "data": {"a": "1", "a": "2"}})",
+      "c.json");
+  ASSERT_FALSE(out.ok());
+  EXPECT_EQ(out.status().message(), "c.json: duplicate key \"a\"");
+}
+
+TEST(DecodeManifestsJson, SyntaxErrorNamesLineAndColumn) {
+  Result<DecodeOutput> out = DecodeManifests("{\"kind\": \"Pod\",\n  \"metadata\": }", "p.json");
+  ASSERT_FALSE(out.ok());
+  EXPECT_NE(out.status().message().find("p.json: parse error at line 2, column 15"),
+            std::string::npos)
+      << out.status().message();
+}
+
+TEST(DecodeManifestsJson, BlankFileHasNoObjects) {
+  Result<DecodeOutput> out = DecodeManifests(" \n", "empty.json");
+  ASSERT_TRUE(out.ok()) << out.status().message();
+  EXPECT_TRUE(out->objects.empty());
+}
+
+TEST(DecodeManifestsJson, OutOfRangeIntegerIsNamed) {
+  Result<DecodeOutput> out = DecodeManifests(
+      R"({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web"},
+          "spec": {"ports": [{"port": 4294967376}]}})",
+      "web.json");
+  ASSERT_FALSE(out.ok());
+  EXPECT_NE(out.status().message().find("expected a 32-bit integer, got 4294967376"),
+            std::string::npos)
+      << out.status().message();
 }
 
 }  // namespace
