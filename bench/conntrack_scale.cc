@@ -32,8 +32,9 @@ uint64_t MemlockBytes(int fd) {
   return 0;
 }
 
-// Fills the map with `count` flows, every other one expired.
-Status Fill(int fd, uint32_t count) {
+}  // namespace
+
+Status FillConntrack(int fd, uint32_t count, bool half_expired) {
   constexpr uint32_t kBatch = 4096;
   std::vector<kdp_ct_key> keys(kBatch);
   std::vector<kdp_ct_entry> values(kBatch);
@@ -48,7 +49,8 @@ Status Fill(int fd, uint32_t count) {
                            .protocol = 6};
       values[i] = kdp_ct_entry{};
       values[i].state = KDP_CT_ESTABLISHED;
-      values[i].expires_ns = flow % 2 ? 1 : std::numeric_limits<uint64_t>::max() / 2;
+      bool expired = half_expired && flow % 2;
+      values[i].expires_ns = expired ? 1 : std::numeric_limits<uint64_t>::max() / 2;
     }
     uint32_t written = n;
     if (bpf_map_update_batch(fd, keys.data(), values.data(), &written, nullptr) != 0) {
@@ -57,8 +59,6 @@ Status Fill(int fd, uint32_t count) {
   }
   return Status::Ok();
 }
-
-}  // namespace
 
 Result<std::vector<Row>> MeasureConntrackScale(const CtScaleOptions& options) {
   // The node's real kdp_ct, sized to the benchmark, in a private pin directory.
@@ -87,7 +87,7 @@ Result<std::vector<Row>> MeasureConntrackScale(const CtScaleOptions& options) {
             .goal = "<= 1 s of one core"};
   for (int round = 0; round < options.rounds; ++round) {
     // B: the key-by-key sweep from user space; A: the agent's sweep in the kernel.
-    KUBEDP_RETURN_IF_ERROR(Fill(fd.get(), options.entries));
+    KUBEDP_RETURN_IF_ERROR(FillConntrack(fd.get(), options.entries, /*half_expired=*/true));
     memory.kubedp.push_back(static_cast<double>(MemlockBytes(fd.get())) / options.entries);
     memory.baseline.push_back(sizeof(kdp_ct_key) + sizeof(kdp_ct_entry));
     double start = ThreadCpuSeconds();
@@ -95,7 +95,7 @@ Result<std::vector<Row>> MeasureConntrackScale(const CtScaleOptions& options) {
     if (!swept.ok()) return swept.status();
     sweep.baseline.push_back(ThreadCpuSeconds() - start);
 
-    KUBEDP_RETURN_IF_ERROR(Fill(fd.get(), options.entries));
+    KUBEDP_RETURN_IF_ERROR(FillConntrack(fd.get(), options.entries, /*half_expired=*/true));
     start = ThreadCpuSeconds();
     auto removed = (*gc)->ExpireConntrack(datapath::MonotonicNowNs());
     if (!removed.ok()) return removed.status();

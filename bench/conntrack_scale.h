@@ -17,4 +17,9 @@ struct CtScaleOptions {
 
 Result<std::vector<Row>> MeasureConntrackScale(const CtScaleOptions& options);
 
+// Fills a kdp_ct map with `count` synthetic TCP flows between 10.244.0.x and
+// 10.245.0.0:80 (no lab pod uses them); every other one already expired when
+// half_expired, else all live.
+Status FillConntrack(int fd, uint32_t count, bool half_expired);
+
 }  // namespace kubedp::bench

@@ -8,10 +8,12 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstring>
 #include <functional>
 #include <thread>
+#include <vector>
 
 #include "common/fd.h"
 #include "netdev/netdev.h"
@@ -111,6 +113,34 @@ double ConnectRate(const std::string& netns, const std::string& ip, uint16_t por
     setsockopt(fd.get(), SOL_SOCKET, SO_LINGER, &reset, sizeof(reset));
     return true;
   });
+}
+
+ParallelConnects ParallelConnectRate(const std::string& netns, const std::string& ip, uint16_t port,
+                                     double seconds, int clients) {
+  std::atomic<uint64_t> answered{0}, failed{0};
+  auto start = Clock::now();
+  auto deadline = start + std::chrono::duration<double>(seconds);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < clients; ++i) {
+    threads.emplace_back([&] {
+      auto guard = netdev::NetnsGuard::Enter(netns);
+      if (!guard.ok()) return;
+      PinTo(0, 0);
+      while (Clock::now() < deadline) {
+        UniqueFd fd = Connect(ip, port);
+        if (!fd.valid()) {
+          ++failed;
+          continue;
+        }
+        linger reset{.l_onoff = 1, .l_linger = 0};
+        setsockopt(fd.get(), SOL_SOCKET, SO_LINGER, &reset, sizeof(reset));
+        ++answered;
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+  return {.per_second = answered / elapsed, .failed = failed};
 }
 
 double MillisUntil(const std::string& netns, const std::string& ip, uint16_t port, bool answered,

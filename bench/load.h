@@ -24,6 +24,16 @@ double RequestResponse(const std::string& netns, const std::string& ip, uint16_t
 // TIME_WAIT left to exhaust the client's ports over many rounds).
 double ConnectRate(const std::string& netns, const std::string& ip, uint16_t port, double seconds);
 
+// ConnectRate from `clients` threads at once (all on CPU 0): connections
+// per second in all, and how many attempts failed (a failed attempt is
+// counted and the client goes on).
+struct ParallelConnects {
+  double per_second = 0;
+  uint64_t failed = 0;
+};
+ParallelConnects ParallelConnectRate(const std::string& netns, const std::string& ip, uint16_t port,
+                                     double seconds, int clients);
+
 // Connects from netns again and again until an attempt ends as wanted
 // (answered with the greeting, or not); returns the milliseconds from since
 // to that attempt's end, or a negative value when limit_ms passed first.

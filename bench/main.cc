@@ -33,10 +33,11 @@ void PrintTable(const std::vector<Row>& rows) {
     bool baseline = !row.baseline.empty();
     char ratio[16] = "-";
     if (baseline) std::snprintf(ratio, sizeof(ratio), "%.3f", row.Ratio());
-    std::printf("%-60s | %16s | %15s | %6s | %5.1f%% | %6zu | %s (%s) %s\n", row.name.c_str(),
+    std::printf("%-60s | %16s | %15s | %6s | %5.1f%% | %6zu | %s (%s) %s%s\n", row.name.c_str(),
                 figure.c_str(), baseline ? Format(row.BaselineFigure()).c_str() : "-", ratio,
                 100 * row.Spread(), row.kubedp.size(), row.goal.c_str(),
-                baseline ? row.baseline_name.c_str() : "absolute", row.met ? "met" : "MISSED");
+                baseline ? row.baseline_name.c_str() : "absolute", row.met ? "met" : "MISSED",
+                row.note.empty() ? "" : ("; " + row.note).c_str());
   }
 }
 
@@ -86,7 +87,7 @@ int main(int argc, char** argv) {
   rows.insert(rows.end(), conntrack->begin(), conntrack->end());
   if (traffic) {
     auto measured = kubedp::bench::MeasureTraffic(
-        {.rounds = rounds, .seconds = seconds, .throughput = throughput});
+        {.rounds = rounds, .seconds = seconds, .throughput = throughput, .short_mode = short_mode});
     if (!measured.ok()) {
       std::cerr << "traffic: " << measured.status().message() << "\n";
       return 1;

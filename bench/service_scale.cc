@@ -9,8 +9,8 @@
 #include <map>
 #include <thread>
 
-#include "api/rpc.h"
 #include "bench/kube_proxy_rules.h"
+#include "bench/lab_agent.h"
 #include "bench/load.h"
 #include "bench/topology.h"
 #include "lab/lab.h"
@@ -35,121 +35,53 @@ struct Level {
 };
 
 std::vector<Level> LevelsFor(bool short_mode) {
-  if (short_mode) {
-    return {{"1", {0, 1, 0}}, {"1k", {1000, 4, 100}}};
-  }
+  if (short_mode) return {{"1k", {1000, 4, 100}}};
   // 30k x 8 endpoints = 240k backends: the backend table holds 262,144.
-  return {{"1", {0, 1, 0}}, {"10k", {10000, 10, 1000}}, {"30k", {30000, 8, 1000}}};
+  return {{"10k", {10000, 10, 1000}}, {"30k", {30000, 8, 1000}}};
 }
 
-class ScaleBench {
- public:
-  ScaleBench(Topologies& t, const ServiceScaleOptions& options) : t_(t), options_(options) {}
-
-  // Writes a manifest file into the node's directory (atomically) and waits
-  // until the agent applied it; returns the wall time from the rename.
-  Result<double> Apply(const std::string& name, const std::string& text) {
-    auto before = Generation();
-    if (!before.ok()) return before.status();
-    std::string path = t_.NodeManifestDir() + "/" + name;
-    {
-      std::ofstream out(t_.NodeManifestDir() + "/.bench-tmp");
-      out << text;
-      if (!out) return Status::Error(EIO, "cannot write " + path);
-    }
-    auto start = Clock::now();
-    if (rename((t_.NodeManifestDir() + "/.bench-tmp").c_str(), path.c_str()) != 0) {
-      return Status::FromErrno(errno, "renaming into " + path);
-    }
-    KUBEDP_RETURN_IF_ERROR(WaitForGeneration(*before));
-    return MillisSince(start);
+// The probe Service with its one endpoint (the server pod) or none.
+std::string ProbeManifest(const std::string& server_ip, bool with_endpoint) {
+  Json endpoints = Json::array();
+  if (with_endpoint) {
+    endpoints.push_back({{"addresses", {server_ip}}, {"conditions", {{"ready", true}}}});
   }
+  Json items = Json::array(
+      {{{"apiVersion", "v1"},
+        {"kind", "Service"},
+        {"metadata", {{"name", "probe"}, {"namespace", "bench"}}},
+        {"spec", {{"clusterIP", kProbeVip}, {"ports", {{{"port", 80}, {"targetPort", 8080}}}}}}},
+       {{"apiVersion", "discovery.k8s.io/v1"},
+        {"kind", "EndpointSlice"},
+        {"metadata",
+         {{"name", "probe-1"},
+          {"namespace", "bench"},
+          {"labels", {{"kubernetes.io/service-name", "probe"}}}}},
+        {"addressType", "IPv4"},
+        {"ports", {{{"port", 8080}, {"protocol", "TCP"}}}},
+        {"endpoints", endpoints}}});
+  return Json{{"apiVersion", "v1"}, {"kind", "List"}, {"items", items}}.dump();
+}
 
-  Status Remove(const std::string& name) {
-    auto before = Generation();
-    if (!before.ok()) return before.status();
-    if (unlink((t_.NodeManifestDir() + "/" + name).c_str()) != 0) return Status::Ok();
-    return WaitForGeneration(*before);
+// One endpoint change: from the rename of the file until a connection from
+// the client pod shows it (answered once added, refused once removed).
+Result<double> ChangeEndpoint(const Topologies& t, LabAgent& agent, bool add) {
+  std::string path = t.NodeManifestDir() + "/probe.json";
+  {
+    std::ofstream out(path + ".tmp~");  // "~": not a manifest until renamed
+    out << ProbeManifest(t.kubedp_server_ip, add);
   }
-
-  Result<Json> Cluster() {
-    auto health = api::Call(lab::NodeSocket(t_.lab(), "node1"), "health", Json::object(), 30000);
-    if (!health.ok()) return health.status();
-    return (*health)["cluster"];
+  auto start = Clock::now();
+  if (rename((path + ".tmp~").c_str(), path.c_str()) != 0) {
+    return Status::FromErrno(errno, "renaming into " + path);
   }
-
-  // The probe Service with its endpoint (the server pod) or none.
-  std::string ProbeManifest(bool with_endpoint) const {
-    Json endpoints = Json::array();
-    if (with_endpoint) {
-      endpoints.push_back(
-          {{"addresses", {t_.kubedp_server_ip}}, {"conditions", {{"ready", true}}}});
-    }
-    Json items = Json::array(
-        {{{"apiVersion", "v1"},
-          {"kind", "Service"},
-          {"metadata", {{"name", "probe"}, {"namespace", "bench"}}},
-          {"spec", {{"clusterIP", kProbeVip}, {"ports", {{{"port", 80}, {"targetPort", 8080}}}}}}},
-         {{"apiVersion", "discovery.k8s.io/v1"},
-          {"kind", "EndpointSlice"},
-          {"metadata",
-           {{"name", "probe-1"},
-            {"namespace", "bench"},
-            {"labels", {{"kubernetes.io/service-name", "probe"}}}}},
-          {"addressType", "IPv4"},
-          {"ports", {{{"port", 8080}, {"protocol", "TCP"}}}},
-          {"endpoints", endpoints}}});
-    return Json{{"apiVersion", "v1"}, {"kind", "List"}, {"items", items}}.dump();
-  }
-
-  // One endpoint change: from the rename until a connection shows it.
-  Result<double> ChangeEndpoint(bool add) {
-    std::string path = t_.NodeManifestDir() + "/probe.json";
-    {
-      std::ofstream out(path + ".tmp~");  // "~": not a manifest until renamed
-      out << ProbeManifest(add);
-    }
-    auto start = Clock::now();
-    if (rename((path + ".tmp~").c_str(), path.c_str()) != 0) {
-      return Status::FromErrno(errno, "renaming into " + path);
-    }
-    double millis = MillisUntil(t_.kubedp_client_netns, kProbeVip, 80, add, start, 10000);
-    if (millis < 0) return Status::Error(ETIMEDOUT, "endpoint change not live within 10 s");
-    // Let the agent finish (and answer) before the next change.
-    auto cluster = Cluster();
-    if (!cluster.ok()) return cluster.status();
-    return millis;
-  }
-
-  Result<double> AgentRssMiB() {
-    std::ifstream status("/proc/" + std::to_string(t_.AgentPid()) + "/status");
-    std::string line;
-    while (std::getline(status, line)) {
-      if (line.rfind("VmRSS:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;
-    }
-    return Status::Error(ENOENT, "no VmRSS for the agent");
-  }
-
- private:
-  Result<uint64_t> Generation() {
-    auto cluster = Cluster();
-    if (!cluster.ok()) return cluster.status();
-    return (*cluster).value("generation", uint64_t{0});
-  }
-
-  Status WaitForGeneration(uint64_t before) {
-    auto deadline = Clock::now() + std::chrono::seconds(120);
-    while (Clock::now() < deadline) {
-      auto now = Generation();
-      if (now.ok() && *now > before) return Status::Ok();
-      std::this_thread::sleep_for(std::chrono::milliseconds(2));
-    }
-    return Status::Error(ETIMEDOUT, "the agent did not apply the change within 120 s");
-  }
-
-  Topologies& t_;
-  const ServiceScaleOptions& options_;
-};
+  double millis = MillisUntil(t.kubedp_client_netns, kProbeVip, 80, add, start, 10000);
+  if (millis < 0) return Status::Error(ETIMEDOUT, "endpoint change not live within 10 s");
+  // The agent answers once it has finished: the next change starts clean.
+  auto cluster = agent.Cluster();
+  if (!cluster.ok()) return cluster.status();
+  return millis;
+}
 
 // Runs a program in a baseline variant's node namespace with input on stdin;
 // returns its wall time. Its stderr goes to <lab dir>/<program>.log.
@@ -190,24 +122,28 @@ Result<std::vector<Row>> MeasureServiceScale(const ServiceScaleOptions& options)
   auto topologies = Topologies::Build({.lab_tag = "scale", .variants = {"ipt", "nft"}});
   if (!topologies.ok()) return topologies.status();
   Topologies& t = **topologies;
-  ScaleBench bench(t, options);
+  // A second lab holds just its one Service: the flatness baseline, measured
+  // in the same rounds as the lab with thousands.
+  auto single = Topologies::Build({.lab_tag = "one"});
+  if (!single.ok()) return single.status();
+  Topologies& one = **single;
+  auto rss_one = LabAgent(one.lab(), one.NodeManifestDir(), one.AgentPid()).ResidentMiB();
+  if (!rss_one.ok()) return rss_one.status();
+  LabAgent agent(t.lab(), t.NodeManifestDir(), t.AgentPid());
   MeasuredService measured{.vip = Topologies::kVip, .backend = Topologies::kBareServer};
   const int change_samples = options.short_mode ? 6 : 40;
   const int apply_rounds = options.short_mode ? 1 : 3;
 
   std::vector<Row> rows;
-  std::map<std::string, std::vector<double>> kubedp_connects;  // by level
-  std::map<std::string, std::vector<double>> changes;          // by level
-  double rss_one = 0;
-  auto probe = bench.Apply("probe.json", bench.ProbeManifest(false));
+  std::map<std::string, std::vector<double>> changes;  // by level
+  auto probe = agent.Apply("probe.json", ProbeManifest(t.kubedp_server_ip, false));
   if (!probe.ok()) return probe.status();
 
   for (const Level& level : LevelsFor(options.short_mode)) {
     const SyntheticCluster& cluster = level.cluster;
-    auto applied =
-        cluster.services ? bench.Apply("scale.json", KubedpManifest(cluster)) : Result<double>(0.0);
+    auto applied = agent.Apply("scale.json", KubedpManifest(cluster));
     if (!applied.ok()) return applied.status();
-    auto state = bench.Cluster();
+    auto state = agent.Cluster();
     if (!state.ok()) return state.status();
     size_t expected = static_cast<size_t>(cluster.services) + 2;  // + the lab's and the probe
     if ((*state)["services"].get<size_t>() != expected ||
@@ -231,47 +167,39 @@ Result<std::vector<Row>> MeasureServiceScale(const ServiceScaleOptions& options)
                .unit = "conn/s",
                .baseline_name = "kube-proxy nftables, " + level.label,
                .goal = "ratio >= 1.15"};
+    Row flat{.name = "ClusterIP connects, " + level.label + " Services",
+             .unit = "conn/s",
+             .baseline_name = "kubedp, 1 Service",
+             .goal = "ratio >= 0.97"};
     std::string ipt_client = NetnsPath(t.Variant("ipt", "c"));
     std::string nft_client = NetnsPath(t.Variant("nft", "c"));
     for (int round = 0; round < options.rounds; ++round) {
-      vs_ipt.kubedp.push_back(
+      flat.kubedp.push_back(
           ConnectRate(t.kubedp_client_netns, Topologies::kVip, 80, options.seconds));
+      flat.baseline.push_back(
+          ConnectRate(one.kubedp_client_netns, Topologies::kVip, 80, options.seconds));
       vs_ipt.baseline.push_back(ConnectRate(ipt_client, Topologies::kVip, 80, options.seconds));
       vs_nft.baseline.push_back(ConnectRate(nft_client, Topologies::kVip, 80, options.seconds));
     }
-    if (vs_ipt.KubedpFigure() == 0 || vs_ipt.BaselineFigure() == 0 ||
-        Median(vs_nft.baseline) == 0) {
+    vs_ipt.kubedp = vs_nft.kubedp = flat.kubedp;
+    if (flat.KubedpFigure() == 0 || flat.BaselineFigure() == 0 || vs_ipt.BaselineFigure() == 0 ||
+        vs_nft.BaselineFigure() == 0) {
       return Status::Error(EIO, "a ClusterIP did not answer at level " + level.label);
     }
-    vs_nft.kubedp = vs_ipt.kubedp;
-    kubedp_connects[level.label] = vs_ipt.kubedp;
-    if (cluster.services > 0) {
-      vs_ipt.met = vs_ipt.Ratio() >= (level.label == "30k" ? 6 : 3);
-      vs_nft.met = vs_nft.Ratio() >= 1.15;
-      Row flat{.name = "ClusterIP connects, " + level.label + " Services",
-               .unit = "conn/s",
-               .kubedp = vs_ipt.kubedp,
-               .baseline = kubedp_connects["1"],
-               .baseline_name = "kubedp, 1 Service",
-               .goal = "ratio >= 0.97"};
-      flat.met = flat.Ratio() >= 0.97;
-      rows.push_back(flat);
-      rows.push_back(vs_ipt);
-      rows.push_back(vs_nft);
-
-      for (int i = 0; i < change_samples; ++i) {
-        auto millis = bench.ChangeEndpoint(i % 2 == 0);
-        if (!millis.ok()) return millis.status();
-        changes[level.label].push_back(*millis);
-      }
-    } else {
-      auto rss = bench.AgentRssMiB();
-      if (!rss.ok()) return rss.status();
-      rss_one = *rss;
+    flat.met = flat.Ratio() >= 0.97;
+    vs_ipt.met = vs_ipt.Ratio() >= (level.label == "30k" ? 6 : 3);
+    vs_nft.met = vs_nft.Ratio() >= 1.15;
+    rows.push_back(flat);
+    rows.push_back(vs_ipt);
+    rows.push_back(vs_nft);
+    for (int i = 0; i < change_samples; ++i) {
+      auto millis = ChangeEndpoint(t, agent, i % 2 == 0);
+      if (!millis.ok()) return millis.status();
+      changes[level.label].push_back(*millis);
     }
 
     if (level.label == (options.short_mode ? "1k" : "10k")) {
-      auto rss = bench.AgentRssMiB();
+      auto rss = agent.ResidentMiB();
       if (!rss.ok()) return rss.status();
       Row memory{.name = "agent resident memory, " + level.label + " Services + " +
                          std::to_string(cluster.services * cluster.endpoints_per_service) +
@@ -279,7 +207,7 @@ Result<std::vector<Row>> MeasureServiceScale(const ServiceScaleOptions& options)
                  .unit = "MiB",
                  .higher_is_better = false,
                  .kubedp = {*rss},
-                 .baseline = {rss_one},
+                 .baseline = {*rss_one},
                  .baseline_name = "agent, 1 Service",
                  .goal = "< 150 MiB"};
       memory.met = *rss < 150;
@@ -295,8 +223,8 @@ Result<std::vector<Row>> MeasureServiceScale(const ServiceScaleOptions& options)
                .baseline_name = "iptables-restore",
                .goal = "<= 1000 ms and ratio <= 0.33"};
       for (int round = 1; round < apply_rounds; ++round) {
-        KUBEDP_RETURN_IF_ERROR(bench.Remove("scale.json"));
-        auto again = bench.Apply("scale.json", KubedpManifest(cluster));
+        KUBEDP_RETURN_IF_ERROR(agent.Remove("scale.json"));
+        auto again = agent.Apply("scale.json", KubedpManifest(cluster));
         if (!again.ok()) return again.status();
         bulk.kubedp.push_back(*again);
         KUBEDP_RETURN_IF_ERROR(TimedIn(t, "ipt", {"iptables", "-t", "nat", "-F"}, "").status());

@@ -39,6 +39,7 @@ struct Row {
   std::string goal;              // the target, in words ("ratio >= 0.95")
   bool met = false;
   bool p99 = false;  // the figures are 99th percentiles (latencies), not medians
+  std::string note;  // what else the goal depends on ("0 connections failed")
 
   double Figure(const std::vector<double>& rounds) const {
     return p99 ? Quantile(rounds, 0.99) : Median(rounds);
@@ -67,6 +68,7 @@ struct Row {
                           {"kubedp_rounds", kubedp},
                           {"baseline_rounds", baseline},
                           {"goal", goal},
+                          {"note", note},
                           {"met", met}};
   }
 };

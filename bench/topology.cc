@@ -69,6 +69,7 @@ Status Topologies::ReadLab() {
       PinTo(pod["echo_pid"].get<pid_t>(), 1);
     }
   }
+  for (const auto& host : (*state)["external"]) PinTo(host["echo_pid"].get<pid_t>(), 1);
   return Status::Ok();
 }
 
@@ -96,6 +97,15 @@ Status Topologies::BuildVariant(const std::string& variant) {
                                     "");
   if (!forwarding.ok() || forwarding->exit_code != 0) {
     return Status::Error(EIO, "enabling forwarding in " + n);
+  }
+  if (variant == "masq") {
+    auto masquerade = lab::RunCommand(
+        {.argv = {"/usr/bin/env", "ip", "netns", "exec", n, "iptables", "-t", "nat", "-A",
+                  "POSTROUTING", "-s", "10.200.1.0/24", "-o", "vs", "-j", "MASQUERADE"}},
+        "");
+    if (!masquerade.ok() || masquerade->exit_code != 0) {
+      return Status::Error(EIO, "adding the MASQUERADE rule in " + n);
+    }
   }
   auto echo = lab::Spawn(
       {.argv = {lab::SelfDir() + "/kubedp", "lab", "echo", "--lab", lab_, "--pod",

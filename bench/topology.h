@@ -3,7 +3,9 @@
 // policy) and, per baseline variant, the same shape built by hand: client
 // netns -- veth -- node netns -- veth -- server netns with kernel routing
 // (10.200.1.0/24 and 10.200.2.0/24) and an echo server. The variants carry
-// the lab's prefix, so `kubedp lab down` finds them after a crash too.
+// the lab's prefix, so `kubedp lab down` finds them after a crash too. The
+// variant "masq" also masquerades what its client sends (iptables
+// MASQUERADE, nf_conntrack).
 #pragma once
 
 #include <sys/types.h>
@@ -18,6 +20,8 @@ namespace kubedp::bench {
 
 inline constexpr uint16_t kEchoPort = 8080;
 inline constexpr uint16_t kIperfPort = 5201;
+// The lab node's conntrack table size (bench-lab.yaml's agentArgs).
+inline constexpr uint32_t kLabCtEntries = 1u << 20;
 
 class Topologies {
  public:
@@ -37,7 +41,8 @@ class Topologies {
 
   std::string kubedp_client_netns, kubedp_server_netns, kubedp_server_ip;
   static constexpr const char* kBareServer = "10.200.2.2";
-  static constexpr const char* kVip = "10.96.0.50";  // the lab's Service, port 80
+  static constexpr const char* kVip = "10.96.0.50";            // the lab's Service, port 80
+  static constexpr const char* kExternalHost = "192.0.2.100";  // bench-lab.yaml's "ext"
 
  private:
   explicit Topologies(std::string lab) : lab_(std::move(lab)) {}

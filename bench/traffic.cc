@@ -1,11 +1,22 @@
 #include "bench/traffic.h"
 
+#include <bpf/bpf.h>
+
+#include <atomic>
+#include <cstdio>
 #include <functional>
+#include <thread>
 
 #include <nlohmann/json.hpp>
 
+#include "bench/conntrack_scale.h"
 #include "bench/load.h"
+#include "bench/policy_scale.h"
 #include "bench/topology.h"
+#include "common/fd.h"
+#include "datapath/conntrack_map.h"
+#include "datapath/gc_program.h"
+#include "datapath/pins.h"
 #include "lab/process.h"
 
 namespace kubedp::bench {
@@ -37,11 +48,81 @@ void Interleave(int rounds, Row& row, const std::function<double()>& a,
   }
 }
 
+// New connections through the ClusterIP while the node's conntrack table,
+// filled with synthetic flows, is swept back to back on another thread (the
+// worst case of the agent's periodic sweep), against no sweep running.
+Result<Row> ConnectsDuringSweeps(const Topologies& t, const TrafficOptions& options) {
+  std::string pin_dir = datapath::NodePinDir(t.lab() + "_node1");
+  auto gc = datapath::GcProgram::Load(pin_dir, {.ct_max_entries = kLabCtEntries});
+  if (!gc.ok()) return gc.status();
+  UniqueFd ct(bpf_obj_get((pin_dir + "/" + KDP_MAP_CT).c_str()));
+  if (!ct.valid()) return Status::FromErrno(errno, "opening the lab's conntrack map");
+  const uint32_t records = options.short_mode ? 100'000 : 1'000'000;
+  KUBEDP_RETURN_IF_ERROR(FillConntrack(ct.get(), records, /*half_expired=*/false));
+  Row row{.name = "new connections during conntrack sweeps, " + std::to_string(records / 1000) +
+                  "k records",
+          .unit = "conn/s",
+          .baseline_name = "no sweep running",
+          .goal = "ratio >= 0.95"};
+  uint64_t sweeps = 0;
+  Interleave(
+      options.rounds, row,
+      [&] {
+        std::atomic<bool> stop{false};
+        std::thread sweeper([&] {
+          while (!stop) {
+            (void)(*gc)->ExpireConntrack(datapath::MonotonicNowNs());
+            ++sweeps;
+          }
+        });
+        double rate = ConnectRate(t.kubedp_client_netns, Topologies::kVip, 80, options.seconds);
+        stop = true;
+        sweeper.join();
+        return rate;
+      },
+      [&] { return ConnectRate(t.kubedp_client_netns, Topologies::kVip, 80, options.seconds); });
+  std::fprintf(stderr, "conntrack sweeps during the connect rounds: %.1f per second\n",
+               sweeps / (options.rounds * options.seconds));
+  row.met = row.Ratio() >= 0.95;
+  return row;
+}
+
+// New connections from 32 clients in a pod to a host off the node, through
+// kubedp's SNAT, against iptables MASQUERADE with nf_conntrack in the bare
+// node. A failed attempt (a port collision would show as one) is counted.
+Result<Row> MasqueradeConnects(const Topologies& t, const TrafficOptions& options) {
+  constexpr int kClients = 32;
+  Row row{.name = "masquerade: connects to an off-node host, 32 clients",
+          .unit = "conn/s",
+          .baseline_name = "iptables MASQUERADE + nf_conntrack",
+          .goal = "ratio >= 1.0, no connection lost"};
+  uint64_t failed_kubedp = 0, failed_iptables = 0;
+  std::string masq_client = NetnsPath(t.Variant("masq", "c"));
+  Interleave(
+      options.rounds, row,
+      [&] {
+        auto result = ParallelConnectRate(t.kubedp_client_netns, Topologies::kExternalHost,
+                                          kEchoPort, options.seconds, kClients);
+        failed_kubedp += result.failed;
+        return result.per_second;
+      },
+      [&] {
+        auto result = ParallelConnectRate(masq_client, Topologies::kBareServer, kEchoPort,
+                                          options.seconds, kClients);
+        failed_iptables += result.failed;
+        return result.per_second;
+      });
+  row.note = std::to_string(failed_kubedp) + " kubedp / " + std::to_string(failed_iptables) +
+             " iptables connections failed";
+  row.met = row.Ratio() >= 1.0 && failed_kubedp == 0;
+  return row;
+}
+
 }  // namespace
 
 Result<std::vector<Row>> MeasureTraffic(const TrafficOptions& options) {
-  auto topologies =
-      Topologies::Build({.lab_tag = "traffic", .variants = {"bare"}, .iperf = options.throughput});
+  auto topologies = Topologies::Build(
+      {.lab_tag = "traffic", .variants = {"bare", "masq"}, .iperf = options.throughput});
   if (!topologies.ok()) return topologies.status();
   Topologies& t = **topologies;
   std::string bare_client = NetnsPath(t.Variant("bare", "c"));
@@ -75,6 +156,19 @@ Result<std::vector<Row>> MeasureTraffic(const TrafficOptions& options) {
       });
   connects.met = connects.Ratio() >= 0.95;
   rows.push_back(connects);
+
+  auto sweeping = ConnectsDuringSweeps(t, options);
+  if (!sweeping.ok()) return sweeping.status();
+  rows.push_back(*sweeping);
+
+  auto masquerade = MasqueradeConnects(t, options);
+  if (!masquerade.ok()) return masquerade.status();
+  rows.push_back(*masquerade);
+
+  auto policy = MeasurePolicyScale(
+      t, {.rounds = options.rounds, .seconds = options.seconds, .short_mode = options.short_mode});
+  if (!policy.ok()) return policy.status();
+  rows.insert(rows.end(), policy->begin(), policy->end());
 
   if (options.throughput) {
     for (int streams : {1, 2}) {

@@ -16,8 +16,9 @@ namespace kubedp::bench {
 
 struct TrafficOptions {
   int rounds = 10;
-  double seconds = 2.0;    // per round and side
-  bool throughput = true;  // iperf3
+  double seconds = 2.0;     // per round and side
+  bool throughput = true;   // iperf3
+  bool short_mode = false;  // fewer conntrack records to sweep
 };
 
 Result<std::vector<Row>> MeasureTraffic(const TrafficOptions& options);

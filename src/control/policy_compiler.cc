@@ -152,9 +152,34 @@ void CloseOverContainingPrefixes(std::map<Key, uint64_t>& table, ContainsFn cont
   table = std::move(closed);
 }
 
-bool PeerContains(const PeerPrefix& outer, const PeerPrefix& inner) {
-  return outer.endpoint_id == inner.endpoint_id && outer.direction == inner.direction &&
-         Contains({outer.network, outer.prefix_len}, {inner.network, inner.prefix_len});
+// The same for the peer table, by looking up each shorter prefix of an entry
+// (at most 32) instead of comparing every pair: a policy with thousands of
+// address rules would make the pairwise walk take seconds.
+void ClosePeerPrefixes(std::map<PeerPrefix, uint64_t>& table) {
+  std::map<PeerPrefix, uint64_t> closed = table;
+  for (auto& [inner, bits] : closed) {
+    for (uint8_t len = 0; len < inner.prefix_len; ++len) {
+      uint32_t mask = len == 0 ? 0 : ~uint32_t{0} << (32 - len);
+      auto outer = table.find({inner.endpoint_id, inner.direction, inner.network & mask, len});
+      if (outer != table.end()) bits |= outer->second;
+    }
+  }
+  table = std::move(closed);
+}
+
+// Rules with the same ports share a rule bit: "some rule admits this peer on
+// this port" is the same question when their peers are pooled. This keeps
+// the 64 bits per endpoint and direction for distinct port sets, so
+// thousands of address rules on the same ports fit.
+using PortSignature =
+    std::pair<bool, std::vector<std::pair<uint8_t, std::pair<uint16_t, uint8_t>>>>;
+PortSignature SignatureOf(const CompiledRule& rule) {
+  PortSignature signature{rule.any_port, {}};
+  for (const auto& [protocol, p] : rule.ports) {
+    signature.second.push_back({protocol, {p.value, p.len}});
+  }
+  std::sort(signature.second.begin(), signature.second.end());
+  return signature;
 }
 
 bool PortContains(const PortPrefix& outer, const PortPrefix& inner) {
@@ -168,7 +193,7 @@ bool PortContains(const PortPrefix& outer, const PortPrefix& inner) {
 void CompileDirection(const k8s::ClusterState& state, const LocalEndpoint& endpoint,
                       const k8s::Pod& pod, uint8_t direction, const std::vector<PodAddress>& pods,
                       PolicyTables& tables) {
-  int bit = 0;
+  std::map<PortSignature, int> bits;  // by the rules' ports
   bool isolated = false;
   for (const auto& [key, policy] : state.network_policies) {
     bool affects = direction == KDP_POLICY_INGRESS ? policy.affects_ingress : policy.affects_egress;
@@ -177,13 +202,14 @@ void CompileDirection(const k8s::ClusterState& state, const LocalEndpoint& endpo
     const auto& rules = direction == KDP_POLICY_INGRESS ? policy.ingress : policy.egress;
     for (const auto& rule : rules) {
       for (const auto& compiled : CompileRule(state, policy, rule, direction, pod, pods)) {
-        if (bit >= kMaxRulesPerDirection) {
-          tables.errors.push_back(endpoint.pod + ": more than 64 " +
+        auto slot = bits.try_emplace(SignatureOf(compiled), static_cast<int>(bits.size())).first;
+        if (slot->second >= kMaxRulesPerDirection) {
+          tables.errors.push_back(endpoint.pod + ": more than 64 distinct port sets in " +
                                   (direction == KDP_POLICY_INGRESS ? "ingress" : "egress") +
                                   " rules; the rest deny (policy " + key + ")");
           continue;
         }
-        uint64_t mask = uint64_t{1} << bit++;
+        uint64_t mask = uint64_t{1} << slot->second;
         for (const auto& r : compiled.remotes) {
           tables.peers[{endpoint.endpoint_id, direction, r.network, r.len}] |= mask;
         }
@@ -252,7 +278,7 @@ PolicyTables CompilePolicy(const k8s::ClusterState& state,
     CompileDirection(state, endpoint, pod, KDP_POLICY_INGRESS, pods, tables);
     CompileDirection(state, endpoint, pod, KDP_POLICY_EGRESS, pods, tables);
   }
-  CloseOverContainingPrefixes(tables.peers, PeerContains);
+  ClosePeerPrefixes(tables.peers);
   CloseOverContainingPrefixes(tables.ports, PortContains);
   return tables;
 }

@@ -95,5 +95,45 @@ TEST(PolicyCompiler, AgreesWithTheOracleOnRandomClusters) {
   EXPECT_GT(allowed, 1000);
 }
 
+// Rules on the same ports share one rule bit, so thousands of address rules
+// fit in the 64 bits an endpoint has per direction.
+TEST(PolicyCompiler, ThousandsOfAddressRulesOnOnePortFit) {
+  std::string yaml = R"(
+apiVersion: v1
+kind: Pod
+metadata: {name: server, namespace: bench, labels: {app: server}}
+spec: {nodeName: node1, containers: [{name: s}]}
+status: {phase: Running, podIP: 10.244.1.10}
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: many, namespace: bench}
+spec:
+  podSelector: {matchLabels: {app: server}}
+  ingress:
+    - {from: [{ipBlock: {cidr: 172.20.0.0/16, except: [172.20.7.0/24]}}], ports: [{port: 9090}]}
+)";
+  for (int i = 0; i < 3000; ++i) {
+    yaml += "    - {from: [{ipBlock: {cidr: " + FormatIpv4(0xac150000u + i) +
+            "/32}}], ports: [{port: 8080}]}\n";
+  }
+  auto decoded = k8s::DecodeManifests(yaml, "many.yaml");
+  ASSERT_TRUE(decoded.ok()) << decoded.status().message();
+  k8s::ClusterState state;
+  for (auto& object : decoded->objects) state.Add(std::move(object));
+  PolicyTables tables = CompilePolicy(state, {{"bench/server", 1, *ParseIpv4("10.244.1.10")}});
+  ASSERT_TRUE(tables.errors.empty()) << tables.errors.front();
+  auto allows = [&](const char* ip, uint16_t port) {
+    return TablesAllow(tables, 1, KDP_POLICY_INGRESS, *ParseIpv4(ip), 6, port);
+  };
+  EXPECT_TRUE(allows("172.21.0.0", 8080));
+  EXPECT_TRUE(allows("172.21.11.183", 8080));  // the 3000th
+  EXPECT_FALSE(allows("172.21.11.184", 8080));
+  EXPECT_FALSE(allows("172.21.0.5", 9090));
+  EXPECT_TRUE(allows("172.20.1.1", 9090));
+  EXPECT_FALSE(allows("172.20.7.1", 9090));  // the except
+  EXPECT_FALSE(allows("172.20.1.1", 8080));
+}
+
 }  // namespace
 }  // namespace kubedp::control
