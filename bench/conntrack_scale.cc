@@ -32,7 +32,26 @@ uint64_t MemlockBytes(int fd) {
   return 0;
 }
 
+// The synthetic flow number `flow`: 10.244.0.x:port -> 10.245.0.0:80.
+kdp_ct_key SyntheticFlow(uint32_t flow) {
+  return kdp_ct_key{.addr_a = 0x0af40000u + (flow >> 16),
+                    .addr_b = 0x0af50000u,
+                    .port_a = static_cast<uint16_t>(flow & 0xffff),
+                    .port_b = 80,
+                    .protocol = 6};
+}
+
 }  // namespace
+
+Status RemoveSyntheticConntrack(int fd, uint32_t count) {
+  for (uint32_t flow = 0; flow < count; ++flow) {
+    kdp_ct_key key = SyntheticFlow(flow);
+    if (bpf_map_delete_elem(fd, &key) != 0 && errno != ENOENT) {
+      return Status::FromErrno(errno, "removing the synthetic conntrack records");
+    }
+  }
+  return Status::Ok();
+}
 
 Status FillConntrack(int fd, uint32_t count, bool half_expired) {
   constexpr uint32_t kBatch = 4096;
@@ -42,11 +61,7 @@ Status FillConntrack(int fd, uint32_t count, bool half_expired) {
     uint32_t n = std::min(kBatch, count - start);
     for (uint32_t i = 0; i < n; ++i) {
       uint32_t flow = start + i;
-      keys[i] = kdp_ct_key{.addr_a = 0x0af40000u + (flow >> 16),
-                           .addr_b = 0x0af50000u,
-                           .port_a = static_cast<uint16_t>(flow & 0xffff),
-                           .port_b = 80,
-                           .protocol = 6};
+      keys[i] = SyntheticFlow(flow);
       values[i] = kdp_ct_entry{};
       values[i].state = KDP_CT_ESTABLISHED;
       bool expired = half_expired && flow % 2;

@@ -21,5 +21,8 @@ Result<std::vector<Row>> MeasureConntrackScale(const CtScaleOptions& options);
 // 10.245.0.0:80 (no lab pod uses them); every other one already expired when
 // half_expired, else all live.
 Status FillConntrack(int fd, uint32_t count, bool half_expired);
+// Removes what FillConntrack put there (and is still there), so later
+// benchmarks meet a table with room.
+Status RemoveSyntheticConntrack(int fd, uint32_t count);
 
 }  // namespace kubedp::bench

@@ -134,6 +134,9 @@ Status Agent::Init() {
   auto gc = datapath::GcProgram::Load(datapath::NodePinDir(config_.DatapathId()), sizes);
   if (!gc.ok()) return gc.status();
   gc_program_ = std::move(gc).value();
+  auto sweeper = datapath::ConntrackSweeper::Start(*gc_program_, program_->CtFd());
+  if (!sweeper.ok()) return sweeper.status();
+  ct_sweeper_ = std::move(sweeper).value();
   KUBEDP_RETURN_IF_ERROR(AttachNodeDevice(node_config, sizes));
   if (config_.cgroup_root != "none") KUBEDP_RETURN_IF_ERROR(AttachSocketHooks(node_config, sizes));
 
@@ -504,8 +507,10 @@ Status Agent::Run() {
     return Handle(method, params);
   };
   while (true) {
-    std::vector<pollfd> fds{
-        {signal_fd.get(), POLLIN, 0}, {server_->fd(), POLLIN, 0}, {events_->fd(), POLLIN, 0}};
+    std::vector<pollfd> fds{{signal_fd.get(), POLLIN, 0},
+                            {server_->fd(), POLLIN, 0},
+                            {events_->fd(), POLLIN, 0},
+                            {ct_sweeper_->fd(), POLLIN, 0}};
     if (watcher_) fds.push_back({watcher_->fd(), POLLIN, 0});
     ReclaimPeriodically();
     SweepConntrackPeriodically();
@@ -525,7 +530,8 @@ Status Agent::Run() {
     }
     if (fds[1].revents) server_->ServeOne(handler);
     if (fds[2].revents) events_->Consume();
-    if (fds.size() > 3 && fds[3].revents && watcher_->Drain()) ReloadManifests();
+    if (fds[3].revents) ConsumeConntrackSweep();
+    if (fds.size() > 4 && fds[4].revents && watcher_->Drain()) ReloadManifests();
   }
 }
 

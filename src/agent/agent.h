@@ -16,6 +16,7 @@
 #include "control/masquerade.h"
 #include "control/port_ranges.h"
 #include "control/services.h"
+#include "datapath/conntrack_sweeper.h"
 #include "datapath/event_reader.h"
 #include "datapath/gc_program.h"
 #include "datapath/netdev_program.h"
@@ -128,6 +129,7 @@ class Agent {
   Result<api::Json> FlushConntrack();
   api::Json ConntrackSummary();
   void SweepConntrackPeriodically();
+  void ConsumeConntrackSweep();
 
   // IPAM housekeeping (ipam_handlers.cc).
   Result<api::Json> ListAllocations();
@@ -160,7 +162,10 @@ class Agent {
   std::unique_ptr<datapath::NetdevProgram> netdev_program_;
   std::unique_ptr<datapath::SockProgram> sock_program_;
   std::unique_ptr<datapath::GcProgram> gc_program_;
-  std::string sock_cgroup_;  // where the socket hooks are attached ("" when not)
+  // After gc_program_: stopped (joined) before the program it runs goes.
+  std::unique_ptr<datapath::ConntrackSweeper> ct_sweeper_;
+  bool ct_under_pressure_ = false;  // as of the last sweep
+  std::string sock_cgroup_;         // where the socket hooks are attached ("" when not)
   uint64_t netns_cookie_ = 0;
   std::string node_device_;
   int node_ifindex_ = 0;

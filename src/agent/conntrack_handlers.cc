@@ -70,25 +70,32 @@ Json Agent::ConntrackSummary() {
 }
 
 // Only expires: right after a restart, while state is being restored, no live
-// flow can be removed by it.
+// flow can be removed by it. The sweep runs on the sweeper's thread (idle
+// priority unless the table is under pressure); ConsumeConntrackSweep takes
+// its outcome.
 void Agent::SweepConntrackPeriodically() {
   auto now = std::chrono::steady_clock::now();
   if (now < next_ct_sweep_) return;
   next_ct_sweep_ = now + std::chrono::seconds(config_.ct_gc_interval_seconds);
-  datapath::CtMap map(program_->CtFd());
-  // In the kernel: each record is checked where it lives, the table in one call.
-  auto removed = gc_program_->ExpireConntrack(datapath::MonotonicNowNs());
-  if (!removed.ok()) {
-    RecordError("conntrack sweep: " + removed.status().message());
+  ct_sweeper_->Request(/*urgent=*/ct_under_pressure_);
+}
+
+void Agent::ConsumeConntrackSweep() {
+  auto outcome = ct_sweeper_->Take();
+  if (!outcome) return;
+  if (!outcome->error.empty()) {
+    RecordError("conntrack sweep: " + outcome->error);
     return;
   }
-  ct_last_sweep_removed_ = *removed;
-  ct_swept_total_ += *removed;
+  ct_last_sweep_removed_ = outcome->removed;
+  ct_swept_total_ += outcome->removed;
   SweepNat();
-  if (*removed > 0) log::Debug("conntrack swept", {{"removed", std::to_string(*removed)}});
-  auto count = map.Count();
-  if (count.ok() && UnderPressure(*count, config_.ct_max_entries)) {
-    RecordError("conntrack map " + std::to_string(*count) + "/" +
+  if (outcome->removed > 0) {
+    log::Debug("conntrack swept", {{"removed", std::to_string(outcome->removed)}});
+  }
+  ct_under_pressure_ = UnderPressure(outcome->remaining, config_.ct_max_entries);
+  if (ct_under_pressure_) {
+    RecordError("conntrack map " + std::to_string(outcome->remaining) + "/" +
                 std::to_string(config_.ct_max_entries) +
                 " full: raise --ct-max-entries or lower the timeouts");
   }

@@ -1,11 +1,13 @@
-// The conntrack sweep run in the kernel (bpf/gc.bpf.c): every record is
-// checked and deleted where it lives, so only records whose lifetime ended
-// go, and a million records cost one call.
+// The conntrack sweep: the table is read a batch at a time and the records
+// that looked expired are handed to bpf/gc.bpf.c, which deletes each only if
+// it is still expired (a flow refreshed since the read stays). Every syscall
+// is short, so the CPU is never held for the whole table.
 #pragma once
 
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "common/result.h"
 #include "datapath/program_common.h"
@@ -28,6 +30,8 @@ class GcProgram {
 
  private:
   explicit GcProgram(kdp_gc* skeleton) : skeleton_(skeleton) {}
+  Status DeleteIfExpired(const std::vector<kdp_ct_key>& candidates, uint64_t now_ns,
+                         uint64_t* removed) const;
   kdp_gc* skeleton_;
 };
 

@@ -5,6 +5,7 @@
 #include <bpf/bpf.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cstring>
 #include <map>
@@ -24,20 +25,24 @@ struct BytewiseLess {
 template <typename Key, typename Value>
 using KernelTable = std::map<Key, Value, BytewiseLess<Key>>;
 
-// Visits every entry a batch of buckets per syscall where the map type
-// allows it (hash maps: one call for thousands of entries, where a
-// key-by-key walk takes two each), else key by key (LPM tries). Visiting may
-// delete what it was given: a batch cursor is a bucket index.
+// Visits every entry in batches where the map type allows it (hash maps: one
+// call for thousands of entries, where a key-by-key walk takes two each; LPM
+// tries through the kernel's generic walk), else key by key. Visiting may
+// delete what it was given: for hash maps a batch cursor is a bucket index.
+// `batch` bounds the entries of one call: the kernel is not preempted within
+// a call, so a caller sharing the CPU with latency-bound work keeps it small.
 template <typename Key, typename Value, typename Visit>
-Status ForEachEntry(int fd, const std::string& what, Visit visit) {
-  constexpr uint32_t kBatch = 4096;
-  std::vector<Key> keys(kBatch);
-  std::vector<Value> values(kBatch);
-  uint64_t cursor = 0, next = 0;  // opaque batch tokens
+Status ForEachEntry(int fd, const std::string& what, Visit visit, uint32_t batch = 4096) {
+  std::vector<Key> keys(batch);
+  std::vector<Value> values(batch);
+  // Opaque batch tokens: a bucket index for hash maps, a whole key for the
+  // kernel's generic batch walk (LPM tries), so room for either.
+  using Token = std::array<uint8_t, std::max(sizeof(Key), sizeof(uint64_t))>;
+  Token cursor{}, next{};
   for (bool first = true;; first = false) {
-    uint32_t count = kBatch;
-    int err = bpf_map_lookup_batch(fd, first ? nullptr : &cursor, &next, keys.data(), values.data(),
-                                   &count, nullptr);
+    uint32_t count = batch;
+    int err = bpf_map_lookup_batch(fd, first ? nullptr : cursor.data(), next.data(), keys.data(),
+                                   values.data(), &count, nullptr);
     int saved = errno;
     if (err != 0 && first && saved != ENOENT) break;  // no batch support: walk below
     for (uint32_t i = 0; i < count; ++i) visit(keys[i], values[i]);

@@ -332,11 +332,15 @@ enum kdp_ct_verdict {
   KDP_CT_RELATED = 4,   /* an ICMP error about a tracked flow: passes as its reply would */
 };
 
-/* The conntrack sweep run in the kernel (bpf/gc.bpf.c, a syscall program):
- * in: the clock; out: how many records it removed. */
+/* The conntrack sweep (bpf/gc.bpf.c, a syscall program) deletes the
+ * candidates the agent found expired in one batch read of kdp_ct, each only
+ * if it is still expired: in: the clock and how many candidates are in
+ * kdp_gc_candidates (at most KDP_GC_BATCH); out: how many it removed. */
+#define KDP_GC_BATCH 4096
 struct kdp_gc_args {
   __u64 now_ns;
-  __u64 removed;
+  __u32 count;
+  __u32 removed;
 };
 
 /* Timeouts in seconds, per protocol and state (set at load from agent flags). */
