@@ -50,6 +50,16 @@ Result<Json> LabAgent::AgentStatus() {
   return api::Call(lab::NodeSocket(lab_, "node1"), "status", Json::object(), 60000);
 }
 
+Result<std::map<std::string, uint64_t>> LabAgent::Drops() {
+  auto metrics = api::Call(lab::NodeSocket(lab_, "node1"), "metrics", Json::object(), 60000);
+  if (!metrics.ok()) return metrics.status();
+  std::map<std::string, uint64_t> drops;
+  for (const auto& row : *metrics) {
+    if (row.value("drop", false)) drops[row["reason"]] += row.value("packets", uint64_t{0});
+  }
+  return drops;
+}
+
 Result<double> LabAgent::ResidentMiB() {
   std::ifstream status("/proc/" + std::to_string(pid_) + "/status");
   for (std::string line; std::getline(status, line);) {

@@ -5,6 +5,7 @@
 
 #include <sys/types.h>
 
+#include <map>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -27,6 +28,8 @@ class LabAgent {
   // The agent's `status`.
   Result<nlohmann::json> AgentStatus();
   Result<double> ResidentMiB();
+  // Packets the datapath dropped so far, by reason (the agent's `metrics`).
+  Result<std::map<std::string, uint64_t>> Drops();
 
  private:
   Result<uint64_t> Generation();

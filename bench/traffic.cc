@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "bench/conntrack_scale.h"
+#include "bench/lab_agent.h"
 #include "bench/load.h"
 #include "bench/policy_scale.h"
 #include "bench/topology.h"
@@ -109,6 +110,9 @@ Result<Row> MasqueradeConnects(const Topologies& t, const TrafficOptions& option
           .goal = "ratio >= 1.0, no connection lost"};
   uint64_t failed_kubedp = 0, failed_iptables = 0;
   std::string masq_client = NetnsPath(t.Variant("masq", "c"));
+  LabAgent agent(t.lab(), t.NodeManifestDir(), t.AgentPid());
+  auto drops_before = agent.Drops();
+  if (!drops_before.ok()) return drops_before.status();
   Interleave(
       options.rounds, row,
       [&] {
@@ -125,6 +129,14 @@ Result<Row> MasqueradeConnects(const Topologies& t, const TrafficOptions& option
       });
   row.note = std::to_string(failed_kubedp) + " kubedp / " + std::to_string(failed_iptables) +
              " iptables connections failed";
+  // What the datapath dropped meanwhile says why kubedp's failed, if any did.
+  auto drops_after = agent.Drops();
+  if (!drops_after.ok()) return drops_after.status();
+  for (const auto& [reason, packets] : *drops_after) {
+    uint64_t before = drops_before->contains(reason) ? drops_before->at(reason) : 0;
+    if (packets > before)
+      row.note += "; dropped " + reason + ": " + std::to_string(packets - before);
+  }
   row.met = row.Ratio() >= 1.0 && failed_kubedp == 0;
   return row;
 }
