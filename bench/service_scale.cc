@@ -156,10 +156,10 @@ class ScaleRun {
                  .baseline_name = std::move(baseline),
                  .goal = std::move(goal)};
     };
-    double iptables_goal = level.label == "30k" ? 6 : 3;
+    int iptables_goal = level.label == "30k" ? 6 : 3;
     Row flat = row("kubedp, 1 Service", "ratio >= 0.97");
-    Row vs_ipt = row("kube-proxy iptables, " + level.label,
-                     level.label == "30k" ? "ratio >= 6" : "ratio >= 3");
+    Row vs_ipt =
+        row("kube-proxy iptables, " + level.label, "ratio >= " + std::to_string(iptables_goal));
     Row vs_nft = row("kube-proxy nftables, " + level.label, "ratio >= 1.15");
     auto connects = [&](const std::string& netns) {
       return ConnectRate(netns, Topologies::kVip, 80, options_.seconds);

@@ -60,7 +60,7 @@ Result<Row> ConnectsDuringSweeps(const Topologies& t, const TrafficOptions& opti
   if (!gc.ok()) return gc.status();
   UniqueFd ct(bpf_obj_get((pin_dir + "/" + KDP_MAP_CT).c_str()));
   if (!ct.valid()) return Status::FromErrno(errno, "opening the lab's conntrack map");
-  auto sweeper = datapath::ConntrackSweeper::Start(**gc, ct.get());
+  auto sweeper = datapath::ConntrackSweeper::Start(**gc);
   if (!sweeper.ok()) return sweeper.status();
   const uint32_t records = options.short_mode ? 100'000 : 1'000'000;
   KUBEDP_RETURN_IF_ERROR(FillConntrack(ct.get(), records, /*half_expired=*/false));

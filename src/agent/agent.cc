@@ -134,7 +134,7 @@ Status Agent::Init() {
   auto gc = datapath::GcProgram::Load(datapath::NodePinDir(config_.DatapathId()), sizes);
   if (!gc.ok()) return gc.status();
   gc_program_ = std::move(gc).value();
-  auto sweeper = datapath::ConntrackSweeper::Start(*gc_program_, program_->CtFd());
+  auto sweeper = datapath::ConntrackSweeper::Start(*gc_program_);
   if (!sweeper.ok()) return sweeper.status();
   ct_sweeper_ = std::move(sweeper).value();
   KUBEDP_RETURN_IF_ERROR(AttachNodeDevice(node_config, sizes));

@@ -4,14 +4,14 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include "datapath/conntrack_map.h"
+#include "datapath/conntrack_map.h"  // MonotonicNowNs
 
 namespace kubedp::datapath {
 
-Result<std::unique_ptr<ConntrackSweeper>> ConntrackSweeper::Start(const GcProgram& gc, int ct_fd) {
+Result<std::unique_ptr<ConntrackSweeper>> ConntrackSweeper::Start(const GcProgram& gc) {
   UniqueFd done(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   if (!done.valid()) return Status::FromErrno(errno, "creating the sweeper's eventfd");
-  std::unique_ptr<ConntrackSweeper> sweeper(new ConntrackSweeper(gc, ct_fd, std::move(done)));
+  std::unique_ptr<ConntrackSweeper> sweeper(new ConntrackSweeper(gc, std::move(done)));
   sweeper->thread_ = std::thread([s = sweeper.get()] { s->Loop(); });
   return sweeper;
 }
@@ -65,14 +65,13 @@ SweepOutcome ConntrackSweeper::SweepOnce(bool urgent) {
   sched_param none{};
   sched_setscheduler(0, urgent ? SCHED_OTHER : SCHED_IDLE, &none);
   SweepOutcome outcome;
-  auto removed = gc_.ExpireConntrack(MonotonicNowNs());
-  if (!removed.ok()) {
-    outcome.error = removed.status().message();
+  auto swept = gc_.ExpireConntrack(MonotonicNowNs());
+  if (!swept.ok()) {
+    outcome.error = swept.status().message();
     return outcome;
   }
-  outcome.removed = *removed;
-  auto remaining = CtMap(ct_fd_).Count();
-  if (remaining.ok()) outcome.remaining = *remaining;
+  outcome.removed = swept->removed;
+  outcome.remaining = swept->remaining;
   return outcome;
 }
 

@@ -27,8 +27,8 @@ struct SweepOutcome {
 
 class ConntrackSweeper {
  public:
-  // gc must outlive the sweeper; ct_fd is the conntrack map it sweeps.
-  static Result<std::unique_ptr<ConntrackSweeper>> Start(const GcProgram& gc, int ct_fd);
+  // gc (which holds the conntrack map) must outlive the sweeper.
+  static Result<std::unique_ptr<ConntrackSweeper>> Start(const GcProgram& gc);
   ~ConntrackSweeper();
   ConntrackSweeper(const ConntrackSweeper&) = delete;
   ConntrackSweeper& operator=(const ConntrackSweeper&) = delete;
@@ -42,13 +42,11 @@ class ConntrackSweeper {
   std::optional<SweepOutcome> Take();
 
  private:
-  ConntrackSweeper(const GcProgram& gc, int ct_fd, UniqueFd done)
-      : gc_(gc), ct_fd_(ct_fd), done_(std::move(done)) {}
+  ConntrackSweeper(const GcProgram& gc, UniqueFd done) : gc_(gc), done_(std::move(done)) {}
   void Loop();
   SweepOutcome SweepOnce(bool urgent);
 
   const GcProgram& gc_;
-  int ct_fd_;
   UniqueFd done_;  // eventfd
   std::mutex mutex_;
   std::condition_variable wake_;

@@ -23,9 +23,11 @@ Result<std::unique_ptr<GcProgram>> GcProgram::Load(const std::string& pin_dir,
   return std::unique_ptr<GcProgram>(new GcProgram(*loaded));
 }
 
-Status GcProgram::DeleteIfExpired(const std::vector<kdp_ct_key>& candidates, uint64_t now_ns,
-                                  uint64_t* removed) const {
-  if (candidates.empty()) return Status::Ok();
+Result<uint64_t> GcProgram::ExpireCandidates(const std::vector<kdp_ct_key>& candidates,
+                                             uint64_t now_ns) const {
+  if (candidates.empty()) return 0;
+  if (candidates.size() > KDP_GC_BATCH)
+    return Status::Invalid("more sweep candidates than a batch");
   std::vector<uint32_t> slots(candidates.size());
   for (uint32_t i = 0; i < slots.size(); ++i) slots[i] = i;
   uint32_t count = static_cast<uint32_t>(candidates.size());
@@ -39,34 +41,41 @@ Status GcProgram::DeleteIfExpired(const std::vector<kdp_ct_key>& candidates, uin
   if (bpf_prog_test_run_opts(bpf_program__fd(skeleton_->progs.kdp_ct_gc), &opts) != 0) {
     return Status::FromErrno(errno, "running the conntrack sweep");
   }
-  *removed += args.removed;
-  return Status::Ok();
+  return args.removed;
 }
 
-Result<uint64_t> GcProgram::ExpireConntrack(uint64_t now_ns) const {
+Result<GcProgram::Swept> GcProgram::ExpireConntrack(uint64_t now_ns) const {
   // Each batch read and each hand-over is one short syscall (about 0.1 ms
   // for 256 records): this kernel is not preempted inside a call, so a
   // larger batch delays every task waiting for the CPU by as much.
   constexpr uint32_t kBatch = 256;
   static_assert(kBatch <= KDP_GC_BATCH);
-  uint64_t removed = 0;
+  Swept swept;
+  uint64_t seen = 0;
   Status handed = Status::Ok();
   std::vector<kdp_ct_key> candidates;
   candidates.reserve(kBatch);
+  auto hand_over = [&] {
+    auto removed = ExpireCandidates(candidates, now_ns);
+    if (removed.ok()) swept.removed += *removed;
+    candidates.clear();
+    return removed.status();
+  };
   Status walked = ForEachEntry<kdp_ct_key, kdp_ct_entry>(
       bpf_map__fd(skeleton_->maps.kdp_ct), "the conntrack map",
       [&](const kdp_ct_key& key, const kdp_ct_entry& entry) {
+        ++seen;
         if (entry.expires_ns >= now_ns || !handed.ok()) return;
         candidates.push_back(key);
-        if (candidates.size() < kBatch) return;
-        handed = DeleteIfExpired(candidates, now_ns, &removed);
-        candidates.clear();
+        if (candidates.size() == kBatch) handed = hand_over();
       },
       kBatch);
   KUBEDP_RETURN_IF_ERROR(walked);
   KUBEDP_RETURN_IF_ERROR(handed);
-  KUBEDP_RETURN_IF_ERROR(DeleteIfExpired(candidates, now_ns, &removed));
-  return removed;
+  KUBEDP_RETURN_IF_ERROR(hand_over());
+  // Counted by the walk itself: no second pass over the table.
+  swept.remaining = seen - swept.removed;
+  return swept;
 }
 
 }  // namespace kubedp::datapath

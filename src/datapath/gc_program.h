@@ -25,13 +25,20 @@ class GcProgram {
   GcProgram(const GcProgram&) = delete;
   GcProgram& operator=(const GcProgram&) = delete;
 
-  // Deletes the records whose lifetime ended before now_ns; returns how many.
-  Result<uint64_t> ExpireConntrack(uint64_t now_ns) const;
+  struct Swept {
+    uint64_t removed = 0;
+    uint64_t remaining = 0;  // records the walk saw and left
+  };
+  // Deletes the records whose lifetime ended before now_ns.
+  Result<Swept> ExpireConntrack(uint64_t now_ns) const;
+
+  // The kernel half of a sweep: deletes each of these records (at most
+  // KDP_GC_BATCH) that is still expired at now_ns; returns how many went.
+  Result<uint64_t> ExpireCandidates(const std::vector<kdp_ct_key>& candidates,
+                                    uint64_t now_ns) const;
 
  private:
   explicit GcProgram(kdp_gc* skeleton) : skeleton_(skeleton) {}
-  Status DeleteIfExpired(const std::vector<kdp_ct_key>& candidates, uint64_t now_ns,
-                         uint64_t* removed) const;
   kdp_gc* skeleton_;
 };
 

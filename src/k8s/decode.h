@@ -33,10 +33,10 @@ struct DecodeOutput {
 // version of a file instead of applying half of it.
 Result<DecodeOutput> DecodeManifests(std::string_view text, std::string_view origin);
 
-// Decodes one already-parsed document (YAML converts with YamlToJson); where prefixes error
-// messages
-// ("lab.yaml: document 3"). A document of a kind that is not modeled yields a
-// Status with code ENOTSUP (see IsModeledKind); anything malformed is EINVAL.
+// Decodes one already-parsed document (YAML converts with YamlToJson); where
+// prefixes error messages ("lab.yaml: document 3"). A document of a kind that
+// is not modeled yields a Status with code ENOTSUP (see IsModeledKind);
+// anything malformed is EINVAL.
 Result<Object> DecodeObject(const nlohmann::json& node, std::string_view where);
 
 // Whether DecodeObject understands this apiVersion group and kind. A kind of

@@ -101,8 +101,6 @@ std::string ContainerId(const std::string& lab, const std::string& ns, const std
   return id.str();
 }
 
-// YAML to JSON keeping what each scalar means: quoted stays a string, plain
-// scalars resolve to null, booleans and numbers as YAML 1.2's core schema says.
 std::string ListOf(const std::vector<Json>& items) {
   return Json{{"apiVersion", "v1"}, {"kind", "List"}, {"items", items}}.dump(2);
 }

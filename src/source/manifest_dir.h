@@ -34,10 +34,9 @@ class ManifestDirectory {
 
   // Re-reads every manifest file directly in the directory (symlinks are
   // followed, so a mounted ConfigMap works); a file whose text is unchanged
-  // is not decoded again. A file that fails to read or
-  // decode keeps its last good objects in force; a deleted file takes its
-  // objects with it. When two files define the same kind and key, the file
-  // whose name sorts last wins and a warning names both.
+  // is not decoded again. A file that fails to read or decode keeps its last
+  // good objects in force; a deleted file takes its objects with it. When two files define the same
+  // kind and key, the file whose name sorts last wins and a warning names both.
   ReloadReport Reload();
 
   const k8s::ClusterState& State() const { return state_; }

@@ -150,7 +150,7 @@ TEST_F(Conntrack, SweepRemovesOnlyExpiredRecords) {
   EXPECT_TRUE(Rows().empty());
 }
 
-// The sweep the agent runs: in the kernel, one call for the whole table.
+// The sweep the agent runs: batch reads, expired records handed to the kernel.
 TEST_F(Conntrack, KernelSweepRemovesOnlyExpiredRecords) {
   Send(IPPROTO_UDP, true);  // live for 30 s
   for (uint32_t i = 0; i < 1000; ++i) {
@@ -164,10 +164,33 @@ TEST_F(Conntrack, KernelSweepRemovesOnlyExpiredRecords) {
 
   auto gc = datapath::GcProgram::Load(datapath::NodePinDir(node_));
   ASSERT_TRUE(gc.ok()) << gc.status().message();
-  auto removed = (*gc)->ExpireConntrack(datapath::MonotonicNowNs());
-  ASSERT_TRUE(removed.ok()) << removed.status().message();
-  EXPECT_EQ(*removed, 1000u);
+  auto swept = (*gc)->ExpireConntrack(datapath::MonotonicNowNs());
+  ASSERT_TRUE(swept.ok()) << swept.status().message();
+  EXPECT_EQ(swept->removed, 1000u);
+  EXPECT_EQ(swept->remaining, 1u);
   EXPECT_EQ(Only().destination, "10.244.7.11") << "the live flow stays";
+}
+
+// A record that looked expired when read but was refreshed before the
+// kernel's turn (here: handed over while live) must stay.
+TEST_F(Conntrack, KernelDeletesOnlyCandidatesStillExpired) {
+  kdp_ct_key live{.addr_a = htonl(0x0a000001), .addr_b = htonl(0x0a100002), .protocol = 17};
+  kdp_ct_key stale{.addr_a = htonl(0x0a000002), .addr_b = htonl(0x0a100002), .protocol = 17};
+  kdp_ct_entry entry{};
+  entry.state = KDP_CT_UNREPLIED;
+  entry.expires_ns = datapath::MonotonicNowNs() + 30'000'000'000ull;
+  ASSERT_EQ(bpf_map_update_elem(program_->CtFd(), &live, &entry, BPF_ANY), 0);
+  entry.expires_ns = 1;
+  ASSERT_EQ(bpf_map_update_elem(program_->CtFd(), &stale, &entry, BPF_ANY), 0);
+
+  auto gc = datapath::GcProgram::Load(datapath::NodePinDir(node_));
+  ASSERT_TRUE(gc.ok()) << gc.status().message();
+  auto removed = (*gc)->ExpireCandidates({live, stale}, datapath::MonotonicNowNs());
+  ASSERT_TRUE(removed.ok()) << removed.status().message();
+  EXPECT_EQ(*removed, 1u);
+  kdp_ct_entry held{};
+  EXPECT_EQ(bpf_map_lookup_elem(program_->CtFd(), &live, &held), 0) << "the refreshed record stays";
+  EXPECT_NE(bpf_map_lookup_elem(program_->CtFd(), &stale, &held), 0);
 }
 
 }  // namespace
